@@ -1,0 +1,96 @@
+"""Benchmark: the cost of a check follows the size of the change, not of the repository.
+
+Builds synthetic repositories of 10, 100 and 1,000 modules (about 40 lines each),
+checks the same one-file patches against each, and prints median wall times and
+their ratio to the smallest repository.  Run with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox import Gate, Patch  # noqa: E402
+
+MODULE = '''"""Synthetic module {i}."""
+
+import math
+
+SCALE_{i} = 1.5
+LIMIT = {i}
+
+
+def schedule(step: int) -> float:
+    """Warmup then cosine."""
+    if step < 100:
+        return SCALE_{i} * (step + 1) / 100
+    return SCALE_{i} * 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / 10_000)))
+
+
+def clamp(x: float, lo: float, hi: float) -> float:
+    return max(lo, min(hi, x))
+
+
+class Counter:
+    def __init__(self, start: int) -> None:
+        self.value = start
+
+    def bump(self, by: int) -> int:
+        self.value += by
+        return self.value
+'''
+
+PATCHES = {
+    "retune (accepted)": lambda text: text.replace("SCALE_0 = 1.5", "SCALE_0 = 1.2"),
+    "comment (accepted)": lambda text: text.replace("def clamp", "# clamp into [lo, hi]\ndef clamp"),
+    "hostile (rejected)": lambda text: text.replace("import math\n", "import math\nimport os as o\n")
+    + "\n\ndef leak(x: int) -> None:\n    getattr(o, 'sys' + 'tem')('true')\n",
+}
+
+
+def build(root: Path, modules: int) -> None:
+    (root / "pkg").mkdir()
+    for i in range(modules):
+        (root / "pkg" / f"mod{i}.py").write_text(MODULE.format(i=i))
+    (root / "sandbox_properties.py").write_text(
+        "from properties import bounds\nbounds('pkg.mod0.SCALE_0', 0.5, 2.0)\n"
+    )
+
+
+def median_seconds(root: Path, patch: Patch, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        Gate.from_repo(root).check(patch)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main(repeats: int = 7) -> None:
+    sizes = (10, 100, 1000)
+    print(f"median of {repeats} checks (Gate.from_repo + check), one-file patch, seconds")
+    print(f"{'patch':<22}" + "".join(f"{f'{n} modules':>14}" for n in sizes) + f"{'ratio 1000/10':>16}")
+    with tempfile.TemporaryDirectory() as scratch:
+        roots = {}
+        for n in sizes:
+            roots[n] = Path(scratch) / f"repo{n}"
+            roots[n].mkdir()
+            build(roots[n], n)
+        for label, change in PATCHES.items():
+            medians = []
+            for n in sizes:
+                text = (roots[n] / "pkg" / "mod0.py").read_text()
+                patch = Patch.from_files({"pkg/mod0.py": change(text)})
+                medians.append(median_seconds(roots[n], patch, repeats))
+            cells = "".join(f"{m:>14.4f}" for m in medians)
+            print(f"{label:<22}{cells}{medians[-1] / medians[0]:>16.2f}")
+
+
+if __name__ == "__main__":
+    main()

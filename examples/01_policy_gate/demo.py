@@ -1,0 +1,70 @@
+"""Demo 1: the gate accepts a safe retune and stops a hostile patch, offline, in seconds.
+
+Run it with ``make demo`` (or ``python examples/01_policy_gate/demo.py``).  It checks
+three patches against the bundled ``repo/`` (which it never modifies), then applies
+the accepted one to a temporary copy and verifies the ledger.  It exits non-zero if
+any verdict differs from the one expected, so it doubles as a test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from sandbox._cli import main
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE / "repo"
+PATCHES = HERE / "patches"
+
+EXPECTED = {
+    # A learning-rate retune inside the bounds the property file allows, a docstring
+    # edit and a new helper: every obligation can be decided, so it is accepted.
+    "01_retune_within_bounds.diff": 0,
+    # Hides `os.system` behind an alias and a concatenated string: the static
+    # policy sees through both and names the rule.
+    "02_hostile_shell.diff": 1,
+    # A real refactor of clip(); proving it equivalent needs the z3 verifier, which
+    # this version does not ship, so the gate says so and refuses (default deny).
+    "03_refactor_needs_prover.diff": 1,
+}
+
+
+def run(argv: list[str]) -> int:
+    print(f"$ sandbox {' '.join(argv)}", flush=True)
+    code = main(argv)
+    print(f"(exit code {code})\n", flush=True)
+    return code
+
+
+def demo() -> int:
+    surprises = []
+    for name, expected in EXPECTED.items():
+        print(f"=== {name} ===")
+        code = run(["check", "--repo", str(REPO), "--patch", str(PATCHES / name)])
+        if code != expected:
+            surprises.append(f"{name}: exit {code}, expected {expected}")
+    print("=== applying the accepted patch to a scratch copy, then checking the ledger ===")
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "repo"
+        shutil.copytree(REPO, copy)
+        for argv, expected in (
+            (["apply", str(PATCHES / "01_retune_within_bounds.diff"), "--repo", str(copy)], 0),
+            (["log", "--repo", str(copy)], 0),
+            (["log", "--verify", "--repo", str(copy)], 0),
+        ):
+            code = run(argv)
+            if code != expected:
+                surprises.append(f"sandbox {argv[0]}: exit {code}, expected {expected}")
+    if surprises:
+        print("DEMO FAILED: " + "; ".join(surprises))
+        return 1
+    print("Demo complete: safe retune accepted and applied, hostile patch rejected with its rule, "
+          "unprovable refactor refused with the reason.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(demo())

@@ -1,0 +1,60 @@
+"""The unit of work between the planner and the verifiers."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from properties._spec import Property
+
+__all__ = ["Kind", "Obligation"]
+
+
+class Kind(enum.Enum):
+    """What must be shown.  Behavioural kinds are held to the configured ``require`` level."""
+
+    EQUIVALENT = "equivalent"
+    INVARIANT = "invariant"
+    BOUNDS = "bounds"
+    KERNEL = "kernel"
+    POLICY = "policy"
+    PROTECTED = "protected"
+    REMOVAL = "removal"
+    UNANALYSABLE = "unanalysable"
+
+    @property
+    def behavioural(self) -> bool:
+        return self in _BEHAVIOURAL
+
+
+_BEHAVIOURAL = frozenset({Kind.EQUIVALENT, Kind.INVARIANT, Kind.BOUNDS, Kind.KERNEL, Kind.UNANALYSABLE})
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """One thing the gate must establish about one target of a patch.
+
+    ``target`` is a qualified name (``train.lr_schedule``, ``model.Net.forward``,
+    ``train.LR``) or, for file-level obligations, the repository-relative path.
+    ``route`` lists the verifiers to ask, in order; the first answer that is not
+    ``UNKNOWN`` decides.  ``old_source``/``new_source`` are the exact source of the
+    definition on each side (``None`` where it does not exist), and the line
+    ranges are 1-based and inclusive.
+    """
+
+    target: str
+    kind: Kind
+    path: str
+    reason: str
+    route: tuple[str, ...] = ()
+    old_source: str | None = None
+    new_source: str | None = None
+    old_lines: tuple[int, int] | None = None
+    new_lines: tuple[int, int] | None = None
+    spec: Property | None = field(default=None, compare=False)
+
+    @property
+    def line(self) -> int | None:
+        """The first line of the target in the new file (or the old one, if removed)."""
+        span = self.new_lines or self.old_lines
+        return span[0] if span else None

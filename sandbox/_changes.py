@@ -1,0 +1,346 @@
+"""Change analysis: which definitions a patch adds, removes or modifies.
+
+Each touched Python file is parsed on both sides with libcst and cut into
+definitions (functions, classes, methods, module constants, imports, module
+code).  Two definitions are behaviourally the same when their ``ast`` forms
+agree once docstrings are dropped: the ``ast`` keeps exactly what Python
+executes, so formatting and comments vanish from the comparison for free.
+A changed module-level binding (constant, import, removed helper) marks every
+function that reads the name as changed.  Only touched files are parsed, so
+the cost follows the size of the change, not of the repository.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import textwrap
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from sandbox._errors import PatchError
+from sandbox._patch import FileChange
+
+__all__ = ["Change", "ChangeKind", "ChangeSet", "DefKind", "Definition", "FileDiff", "analyse", "module_name"]
+
+
+class DefKind(enum.Enum):
+    FUNCTION = "function"
+    METHOD = "method"
+    CLASS = "class"
+    CONSTANT = "constant"
+    IMPORT = "import"
+    MODULE_CODE = "module code"
+
+
+class ChangeKind(enum.Enum):
+    ADDED = "added"
+    REMOVED = "removed"
+    MODIFIED = "modified"
+    COSMETIC = "cosmetic"
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """One definition on one side of a patch."""
+
+    qualname: str
+    kind: DefKind
+    source: str
+    lines: tuple[int, int]
+    normal: str
+    docstring_free: str
+    reads: frozenset[str]
+    attribute_reads: frozenset[str]
+    is_static: bool = False
+    own_source: str = ""
+    class_bases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What happened to one qualified name.  ``because`` lists changed names it reads."""
+
+    target: str
+    kind: DefKind
+    change: ChangeKind
+    path: str
+    old: Definition | None
+    new: Definition | None
+    because: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def lines(self) -> tuple[int, int] | None:
+        side = self.new or self.old
+        return side.lines if side else None
+
+
+@dataclass(frozen=True, slots=True)
+class FileDiff:
+    """The changes in one touched file.  ``module`` is ``None`` for non-Python files."""
+
+    path: str
+    status: str
+    module: str | None
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """Every touched file and, for Python files, every changed definition."""
+
+    files: tuple[FileDiff, ...]
+
+    def __iter__(self) -> Iterator[Change]:
+        for diff in self.files:
+            yield from diff.changes
+
+    def get(self, target: str) -> Change | None:
+        return next((c for c in self if c.target == target), None)
+
+
+def module_name(path: str) -> str:
+    """``pkg/mod.py`` -> ``pkg.mod``; ``pkg/__init__.py`` -> ``pkg``; a leading ``src/`` is dropped."""
+    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
+    if parts[0] == "src" and len(parts) > 1:
+        parts = parts[1:]
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def analyse(changes: Sequence[FileChange]) -> ChangeSet:
+    """Compare the before and after sides of every touched file."""
+    return ChangeSet(tuple(_analyse_file(change) for change in changes))
+
+
+def _analyse_file(change: FileChange) -> FileDiff:
+    status = "added" if change.before is None else "deleted" if change.after is None else "modified"
+    if change.renamed_from:
+        status = "renamed"
+    if not change.path.endswith(".py"):
+        return FileDiff(change.path, status, None)
+    module = module_name(change.path)
+    old = _definitions(change.before_text, change.path, module) if change.before is not None else {}
+    new = _definitions(change.after_text, change.path, module) if change.after is not None else {}
+    return FileDiff(change.path, status, module, _compare(change.path, module, old, new))
+
+
+# ---------------------------------------------------------------- collecting
+
+
+def _definitions(text: str | None, path: str, module: str) -> dict[str, Definition]:
+    try:
+        ast.parse(text or "", filename=path)
+    except SyntaxError as error:
+        raise PatchError(
+            f"does not parse as Python: {error.msg}; the patch must leave every Python file syntactically valid",
+            path=path, line=error.lineno,
+        ) from None
+    try:
+        wrapper = MetadataWrapper(cst.parse_module(text or ""))
+    except cst.ParserSyntaxError as error:
+        raise PatchError(f"libcst cannot parse it: {error.message}", path=path, line=error.raw_line) from None
+    collector = _Collector(wrapper, module)
+    collector.collect(wrapper.module.body, module, in_class=False)
+    return collector.finish()
+
+
+class _Collector:
+    def __init__(self, wrapper: MetadataWrapper, module: str) -> None:
+        self._positions = wrapper.resolve(PositionProvider)
+        self._module = wrapper.module
+        self._modname = module
+        self._found: dict[str, Definition] = {}
+        self._grouped: dict[str, list[tuple[DefKind, cst.CSTNode]]] = {}
+        self._bases: dict[str, tuple[str, ...]] = {}
+
+    def collect(self, body: Sequence[cst.CSTNode], prefix: str, in_class: bool) -> None:
+        for index, stmt in enumerate(body):
+            if index == 0 and _is_docstring(stmt):
+                continue
+            if isinstance(stmt, cst.FunctionDef):
+                kind = DefKind.METHOD if in_class else DefKind.FUNCTION
+                self._add(f"{prefix}.{stmt.name.value}", kind, stmt)
+            elif isinstance(stmt, cst.ClassDef):
+                self._add_class(stmt, f"{prefix}.{stmt.name.value}")
+            else:
+                self._group(stmt, prefix, in_class)
+
+    def _add_class(self, node: cst.ClassDef, qualname: str) -> None:
+        members = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        docstring = [members[0]] if members and _is_docstring(members[0]) else []
+        header_only = node.with_changes(
+            body=cst.IndentedBlock([*docstring, cst.SimpleStatementLine([cst.Pass()])])
+        )
+        self._add(qualname, DefKind.CLASS, node, normal_node=header_only)
+        bases = tuple(self._code(arg.value).strip() for arg in node.bases)
+        self._bases[qualname] = bases
+        self.collect(members, qualname, in_class=True)
+
+    def _group(self, stmt: cst.CSTNode, prefix: str, in_class: bool) -> None:
+        bound = _bound_names(self._code(stmt))
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+        ):
+            for name in bound:
+                self._grouped.setdefault(f"{prefix}.{name}", []).append((DefKind.IMPORT, stmt))
+        elif bound and _is_assignment(stmt):
+            for name in bound:
+                self._grouped.setdefault(f"{prefix}.{name}", []).append((DefKind.CONSTANT, stmt))
+        elif in_class:
+            # Other statements in a class body belong to the class header.
+            self._grouped.setdefault(f"{prefix}.<class body>", []).append((DefKind.CLASS, stmt))
+        else:
+            self._grouped.setdefault(f"{prefix}.<module code>", []).append((DefKind.MODULE_CODE, stmt))
+
+    def _add(self, qualname: str, kind: DefKind, node: cst.CSTNode, normal_node: cst.CSTNode | None = None) -> None:
+        start, end = self._span(node)
+        source = textwrap.dedent(self._code(node).strip("\n"))
+        normal_source = textwrap.dedent(self._code(normal_node).strip("\n")) if normal_node else source
+        tree = ast.parse(normal_source)
+        static = isinstance(node, cst.FunctionDef) and any(
+            self._code(d.decorator).strip() in ("staticmethod", "classmethod") for d in node.decorators
+        )
+        self._found[qualname] = Definition(
+            qualname, kind, source, (start, end), ast.dump(tree), ast.dump(_strip_docstrings(tree)),
+            _reads(tree), _attribute_reads(tree), static, normal_source,
+            self._bases.get(qualname.rpartition(".")[0], ()) if kind is DefKind.METHOD else (),
+        )
+
+    def finish(self) -> dict[str, Definition]:
+        for qualname, members in self._grouped.items():
+            kind = members[0][0]
+            spans = [self._span(node) for _, node in members]
+            codes = [textwrap.dedent(self._code(node).strip("\n")) for _, node in members]
+            tree = ast.parse("\n".join(codes))
+            dump = ast.dump(tree)
+            self._found[qualname] = Definition(
+                qualname, kind, "\n".join(codes), (spans[0][0], spans[-1][1]), dump, dump,
+                _reads(tree), _attribute_reads(tree), own_source="\n".join(codes),
+            )
+        return self._found
+
+    def _span(self, node: cst.CSTNode) -> tuple[int, int]:
+        where = self._positions[node]
+        start = where.start.line
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node.decorators:
+            start = self._positions[node.decorators[0]].start.line
+        return start, where.end.line
+
+    def _code(self, node: cst.CSTNode) -> str:
+        code = self._module.code_for_node(node)
+        # Leading comment lines belong to the node in libcst; they are not code.
+        lines = code.splitlines(keepends=True)
+        while lines and lines[0].strip().startswith("#") or lines and not lines[0].strip():
+            lines.pop(0)
+        return "".join(lines)
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _is_assignment(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Assign, cst.AnnAssign, cst.AugAssign)) for s in stmt.body
+    )
+
+
+def _bound_names(code: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(textwrap.dedent(code))):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.append(node.id)
+        elif isinstance(node, ast.alias):
+            names.append((node.asname or node.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+    return tuple(dict.fromkeys(names))
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _reads(tree: ast.AST) -> frozenset[str]:
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+
+
+def _attribute_reads(tree: ast.AST) -> frozenset[str]:
+    return frozenset(n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute))
+
+
+# ---------------------------------------------------------------- comparing
+
+
+def _compare(path: str, module: str, old: dict[str, Definition], new: dict[str, Definition]) -> tuple[Change, ...]:
+    changes: dict[str, Change] = {}
+    for name in sorted(old.keys() | new.keys()):
+        before, after = old.get(name), new.get(name)
+        kind = (after or before).kind  # type: ignore[union-attr]
+        if before is None:
+            changes[name] = Change(name, kind, ChangeKind.ADDED, path, None, after)
+        elif after is None:
+            changes[name] = Change(name, kind, ChangeKind.REMOVED, path, before, None)
+        elif before.kind != after.kind or before.docstring_free != after.docstring_free:
+            changes[name] = Change(name, after.kind, ChangeKind.MODIFIED, path, before, after)
+        elif before.own_source != after.own_source:
+            note = "docstring only" if before.normal != after.normal else "formatting or comments only"
+            changes[name] = Change(name, kind, ChangeKind.COSMETIC, path, before, after, note=note)
+    _propagate(path, module, changes, new)
+    return tuple(changes[name] for name in sorted(changes))
+
+
+def _propagate(path: str, module: str, changes: dict[str, Change], new: dict[str, Definition]) -> None:
+    """Mark unchanged functions that read a changed binding as modified, naming the binding."""
+    changed_bindings = {
+        name for name, change in changes.items()
+        if change.change is not ChangeKind.COSMETIC and _is_binding(change)
+    }
+    if not changed_bindings:
+        return
+    for name, definition in new.items():
+        if definition.kind not in (DefKind.FUNCTION, DefKind.METHOD):
+            continue
+        current = changes.get(name)
+        if current is not None and current.change is not ChangeKind.COSMETIC:
+            continue
+        because = tuple(sorted(b for b in changed_bindings if _reads_binding(module, name, definition, b)))
+        if because:
+            old = current.old if current else definition
+            changes[name] = Change(name, definition.kind, ChangeKind.MODIFIED, path, old, definition,
+                                   because=because)
+
+
+def _is_binding(change: Change) -> bool:
+    """Bindings whose change is not covered by an obligation of their own."""
+    if change.kind in (DefKind.CONSTANT, DefKind.IMPORT, DefKind.MODULE_CODE):
+        return True
+    return change.change in (ChangeKind.ADDED, ChangeKind.REMOVED)
+
+
+def _reads_binding(module: str, reader: str, definition: Definition, binding: str) -> bool:
+    scope, _, leaf = binding.rpartition(".")
+    if not reader.startswith(scope + "."):
+        return False
+    if leaf.startswith("<"):
+        # Module code or class-body code can rebind anything in its scope.
+        return True
+    # A class attribute is read as self.X / cls.X as well as by name.
+    return leaf in definition.reads or (scope != module and leaf in definition.attribute_reads)

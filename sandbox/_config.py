@@ -1,0 +1,123 @@
+"""``[tool.sandbox]`` in the target repository's ``pyproject.toml``, validated key by key."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from properties import RULES
+
+from sandbox._errors import ConfigError
+
+__all__ = ["Config", "load_config", "sandbox_table"]
+
+_REQUIRE = ("passed", "proven")
+_APPLY = ("auto", "proven", "manual")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The gate's settings for one repository.  CLI flags override via ``with_overrides``."""
+
+    properties: tuple[str, ...] = ("sandbox_properties.py",)
+    protected: tuple[str, ...] = ()
+    allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unchecked: tuple[str, ...] = ("*.md", "*.rst", "docs/**", "LICENSE*")
+    require: str = "passed"
+    apply: str = "auto"
+    seed: int = 0
+    jobs: int = 1
+    timeout: float = 30.0
+    ledger: str = ".sandbox"
+
+    def with_overrides(self, **overrides: Any) -> "Config":
+        """A copy with the given non-``None`` settings replaced (and validated)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return _validated(dataclasses.replace(self, **given), "command line")
+
+    @property
+    def digest(self) -> str:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()
+
+
+_KEYS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def sandbox_table(pyproject_text: str | None) -> dict[str, Any] | None:
+    """The ``[tool.sandbox]`` table of a pyproject text, or ``None`` if absent or unparseable."""
+    if pyproject_text is None:
+        return None
+    try:
+        return tomllib.loads(pyproject_text).get("tool", {}).get("sandbox")
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def load_config(root: Path) -> Config:
+    """Read ``root/pyproject.toml``; defaults when it or its ``[tool.sandbox]`` table is absent."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return Config()
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("sandbox", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it as TOML: {error}") from None
+    return _from_table(table, f"{path} [tool.sandbox]")
+
+
+def _from_table(table: Mapping[str, Any], where: str) -> Config:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in _KEYS:
+            known = ", ".join(sorted(_KEYS))
+            raise ConfigError(f"{where}: unknown key {key!r}; the known keys are: {known}")
+        values[name] = _coerce(name, value, where)
+    return _validated(Config(**values), where)
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    if name in ("properties", "protected", "unchecked"):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{where}: {name} must be a list of non-empty strings, got {value!r}")
+        return tuple(value)
+    if name == "allow":
+        if not isinstance(value, Mapping):
+            raise ConfigError(f'{where}: allow must be a table of rule id -> path globs, e.g. allow = {{ "file-write" = ["scripts/*.py"] }}')
+        return {rule: _coerce("protected", globs, f"{where} allow.{rule}") for rule, globs in value.items()}
+    expected = {"require": str, "apply": str, "ledger": str, "seed": int, "jobs": int, "timeout": (int, float)}[name]
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise ConfigError(f"{where}: {name} has the wrong type: {value!r}")
+    return value
+
+
+def _validated(config: Config, where: str) -> Config:
+    if config.require not in _REQUIRE:
+        raise ConfigError(f"{where}: require must be one of {', '.join(_REQUIRE)}, got {config.require!r}")
+    if config.apply not in _APPLY:
+        raise ConfigError(f"{where}: apply must be one of {', '.join(_APPLY)}, got {config.apply!r}")
+    unknown_rules = sorted(set(config.allow) - set(RULES))
+    if unknown_rules:
+        raise ConfigError(
+            f"{where}: allow names unknown rule(s) {', '.join(unknown_rules)}; "
+            f"the rule ids are: {', '.join(sorted(RULES))}"
+        )
+    if config.jobs < 1:
+        raise ConfigError(f"{where}: jobs must be at least 1, got {config.jobs}")
+    if config.timeout <= 0:
+        raise ConfigError(f"{where}: timeout must be positive, got {config.timeout}")
+    ledger = Path(config.ledger)
+    if ledger.is_absolute() or ".." in ledger.parts or not config.ledger.strip("./"):
+        raise ConfigError(f"{where}: ledger must be a directory inside the repository, got {config.ledger!r}")
+    return config

@@ -1,0 +1,216 @@
+"""The gate: patch -> change set -> obligations -> evidence -> verdict -> apply -> ledger."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import verifiers
+from properties import DEFAULT_PROTECTED, Forbid, Obligation, Policy, Property, Protected
+from verifiers import Context, Evidence, Level
+
+from sandbox._apply import FileWrite, apply_atomically, pending, recover
+from sandbox._changes import analyse
+from sandbox._config import Config, load_config
+from sandbox._errors import ApplyError, GateError
+from sandbox._ledger import Ledger, LedgerEntry
+from sandbox._loader import load_properties
+from sandbox._patch import Patch
+from sandbox._planner import plan
+from sandbox._verdict import Certificate, Outcome, Verdict, sha256
+
+__all__ = ["Gate"]
+
+
+class Gate:
+    """Decides whether a patch to one repository is safe, and applies it only if so.
+
+    >>> gate = Gate.from_repo("path/to/repo")          # doctest: +SKIP
+    >>> verdict = gate.check(Patch.from_diff(text))      # doctest: +SKIP
+    >>> if verdict.accepted: gate.apply(verdict)         # doctest: +SKIP
+    """
+
+    def __init__(self, root: Path, config: Config, properties: Sequence[Property], properties_digest: str) -> None:
+        self.root = root
+        self.config = config
+        self.properties = tuple(properties)
+        self._properties_digest = properties_digest
+        self.policy = _policy(config, self.properties)
+
+    @classmethod
+    def from_repo(cls, path: str | os.PathLike[str], **overrides: Any) -> "Gate":
+        """Read ``[tool.sandbox]`` and the property files of the repository at ``path``.
+
+        Keyword arguments (``require``, ``seed``, ``jobs``, ``timeout``) override the configuration.
+        """
+        root = Path(path).resolve()
+        if not root.is_dir():
+            raise GateError(f"{path}: not a directory; pass the repository root (--repo DIR)")
+        config = load_config(root).with_overrides(**overrides)
+        properties = load_properties(root, config.properties)
+        digest = hashlib.sha256()
+        for name in config.properties:
+            if (root / name).is_file():
+                digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+        return cls(root, config, properties, digest.hexdigest())
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / self.config.ledger
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.state_dir)
+
+    def check(self, patch: Patch) -> Verdict:
+        """Judge ``patch`` against the tree as it is now.  Writes nothing, anywhere in the repository."""
+        started = time.perf_counter()
+        if pending(self.state_dir):
+            raise GateError(
+                f"{self.state_dir}: an interrupted apply is pending, so the tree may be half-written; "
+                "run `sandbox recover` (or any `sandbox apply`) to complete or roll it back first"
+            )
+        files = patch.resolve(self.root)
+        changes = analyse(files)
+        before = {f.path: f.before_text for f in files if f.before_text is not None}
+        after = {f.path: f.after_text for f in files if f.after_text is not None}
+        planned = plan(changes, self.properties, self.config, self.policy, before, after)
+        context = Context(before, after, self.policy, seed=self.config.seed, timeout=self.config.timeout)
+        outcomes = self._discharge(planned.obligations, context)
+        certificate = Certificate(
+            patch.digest,
+            tuple((f.path, sha256(f.before)) for f in files),
+            tuple((f.path, sha256(f.after)) for f in files),
+            self.config.digest,
+            self._properties_digest,
+        )
+        return Verdict(
+            accepted=all(o.ok for o in outcomes),
+            repo=str(self.root),
+            outcomes=outcomes,
+            changes=changes,
+            files=files,
+            unchecked=planned.unchecked,
+            certificate=certificate,
+            require=self.config.require,
+            seed=self.config.seed,
+            seconds=time.perf_counter() - started,
+        )
+
+    def record(self, verdict: Verdict, **extra: Any) -> LedgerEntry:
+        """Append ``verdict`` to the ledger (``sandbox apply`` records every verdict it reaches)."""
+        return self.ledger.append("verdict", {**_ledger_record(verdict), **extra})
+
+    def apply(self, verdict: Verdict, *, approved_by: str | None = None) -> LedgerEntry:
+        """Write exactly the verified bytes, atomically, and record verdict and apply in the ledger.
+
+        Refuses a rejected verdict, a verdict for another repository, a tree that changed since
+        the check (``StaleTreeError``), and a change the ``apply`` mode reserves for a person.
+        """
+        self._may_apply(verdict, approved_by)
+        self.recover()
+        self.record(verdict)
+        writes = [FileWrite(f.path, sha256(f.before), f.after) for f in verdict.files]
+        apply_atomically(self.root, writes, state_dir=self.state_dir)
+        approver = approved_by or f"auto ({self.config.apply} mode)"
+        return self.ledger.append("apply", {
+            "certificate": verdict.certificate.to_json(), "approved_by": approver,
+            "user": _user(), "files": [w.path for w in writes],
+        })
+
+    def recover(self) -> str | None:
+        """Complete or roll back an interrupted apply, recording what happened."""
+        outcome = recover(self.root, self.state_dir)
+        if outcome is not None:
+            self.ledger.append("recover", {"outcome": outcome, "user": _user()})
+        return outcome
+
+    def _may_apply(self, verdict: Verdict, approved_by: str | None) -> None:
+        if Path(verdict.repo) != self.root:
+            raise ApplyError(f"the verdict is for {verdict.repo}, not {self.root}; check the patch against this repository")
+        if not verdict.accepted:
+            raise ApplyError("the verdict rejected the patch; only an accepted verdict can be applied")
+        mode = self.config.apply
+        if approved_by is None and (mode == "manual" or (mode == "proven" and not verdict.all_proven)):
+            need = "every change" if mode == "manual" else "changes not proved in full"
+            raise ApplyError(
+                f"[tool.sandbox] apply = {mode!r} reserves {need} for a person: review the verdict and the "
+                "diff, then run `sandbox apply PATCH --approve`"
+            )
+
+    def _discharge(self, obligations: Sequence[Obligation], context: Context) -> tuple[Outcome, ...]:
+        def one(obligation: Obligation) -> Outcome:
+            evidence = _run_route(obligation, context)
+            return Outcome(obligation, evidence, self._meets(obligation, evidence.level))
+
+        if self.config.jobs > 1 and len(obligations) > 1:
+            with ThreadPoolExecutor(max_workers=self.config.jobs) as pool:
+                return tuple(pool.map(one, obligations))
+        return tuple(one(o) for o in obligations)
+
+    def _meets(self, obligation: Obligation, level: Level) -> bool:
+        if obligation.kind.behavioural and self.config.require == "proven":
+            return level is Level.PROVEN
+        return level in (Level.PROVEN, Level.PASSED)
+
+
+def _run_route(obligation: Obligation, context: Context) -> Evidence:
+    """Ask each verifier on the route in turn; the first answer that is not UNKNOWN decides."""
+    if not obligation.route:
+        return Evidence(Level.UNKNOWN, "none", obligation.reason)
+    unknowns: list[str] = []
+    missing: list[str] = []
+    for name in obligation.route:
+        try:
+            verifier = verifiers.get(name)
+        except Exception as error:  # noqa: BLE001 - a broken verifier is UNKNOWN, never a pass
+            unknowns.append(f"{name}: the verifier could not be loaded: {type(error).__name__}: {error}")
+            continue
+        if verifier is None:
+            missing.append(name)
+            continue
+        evidence = verifier.check(obligation, context)
+        if evidence.level is not Level.UNKNOWN:
+            return evidence
+        unknowns.append(f"{name}: {evidence.detail}")
+    if missing:
+        unknowns.append(_missing_message(obligation, missing))
+    return Evidence(Level.UNKNOWN, "/".join(obligation.route), "; ".join(unknowns))
+
+
+def _missing_message(obligation: Obligation, missing: list[str]) -> str:
+    names = " or ".join(f"'{m}' ({verifiers.PLANNED.get(m, 'not registered')})" for m in missing)
+    return (
+        f"{obligation.kind.value} of {obligation.target} needs the {names} verifier, which this version does "
+        "not provide yet, so the change cannot be shown safe; keep the change behaviour-free, or, for a "
+        "constant, state bounds() so it can be checked"
+    )
+
+
+def _policy(config: Config, properties: Sequence[Property]) -> Policy:
+    protected = [*DEFAULT_PROTECTED, *config.properties, f"{config.ledger.rstrip('/')}/**", *config.protected]
+    forbidden: dict[str, str] = {}
+    for prop in properties:
+        if isinstance(prop, Protected):
+            protected.extend(prop.patterns)
+        elif isinstance(prop, Forbid):
+            forbidden.update({name: prop.reason for name in prop.names})
+    return Policy(tuple(dict.fromkeys(protected)), dict(config.allow), forbidden)
+
+
+def _ledger_record(verdict: Verdict) -> dict[str, Any]:
+    report = verdict.to_json()
+    return {k: report[k] for k in ("accepted", "require", "seed", "obligations", "violations", "certificate")}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"

@@ -1,0 +1,350 @@
+"""Patch intake: a proposed change as a value, and what it would do to a tree (computed, never written)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sandbox._diff import FileDiff, NotADiffError, apply_hunks, parse_diff
+from sandbox._errors import PatchError
+from sandbox._paths import check_text, normalise_path, read_current
+
+__all__ = ["Edit", "FileChange", "Patch"]
+
+_FORMS = ("use one of: a unified diff as `git diff` writes it; JSON {\"files\": {path: text or "
+          "null}}; JSON {\"edits\": [{\"path\": ..., \"old_str\": ..., \"new_str\": ...}, ...]}; "
+          "a bare JSON list of such edits; or a bare JSON map {path: text or null}")
+_EDIT_KEYS = frozenset({"path", "old_str", "new_str"})
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """What a patch does to one file: its bytes before (None: absent) and after (None: deleted)."""
+
+    path: str
+    before: bytes | None
+    after: bytes | None
+    renamed_from: str | None = None
+
+    @property
+    def before_text(self) -> str | None:
+        """The current content as text, or None if the file does not exist yet."""
+        return None if self.before is None else self.before.decode("utf-8")
+
+    @property
+    def after_text(self) -> str | None:
+        """The new content as text, or None if the patch deletes the file."""
+        return None if self.after is None else self.after.decode("utf-8")
+
+    @property
+    def created(self) -> bool:
+        """True if the file does not exist yet."""
+        return self.before is None
+
+    @property
+    def deleted(self) -> bool:
+        """True if the patch deletes the file."""
+        return self.after is None
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One str_replace edit: ``old_str`` must occur exactly once; ``""`` creates the file."""
+
+    path: str
+    old_str: str
+    new_str: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    path: str
+    content: bytes | None
+
+
+_Operation = FileDiff | _Write | Edit
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """A proposed change, validated as far as it can be without the tree. Build it with a ``from_*``."""
+
+    _operations: tuple[_Operation, ...]
+
+    @classmethod
+    def from_diff(cls, text: str, *, name: str = "<diff>") -> Patch:
+        """A unified diff as ``git diff`` (any prefix style, renames) or ``diff -u`` writes it."""
+        if not isinstance(text, str):
+            raise PatchError(f"a diff must be text, got {type(text).__name__}", path=name)
+        return cls(parse_diff(text, name=name))
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, str | bytes | None]) -> Patch:
+        """New contents by path (text or bytes); ``None`` deletes the file."""
+        if not isinstance(files, Mapping) or not files:
+            raise PatchError("from_files needs a non-empty mapping {path: text, bytes or None}",
+                             path="<files>")
+        writes = [_write(raw, content) for raw, content in files.items()]
+        _check_unique(write.path for write in writes)
+        return cls(tuple(writes))
+
+    @classmethod
+    def from_edits(cls, edits: Iterable[Edit | Mapping[str, str]]) -> Patch:
+        """str_replace edits, applied in order; several may edit the same file."""
+        if isinstance(edits, (str, bytes, Mapping)) or not isinstance(edits, Iterable):
+            raise PatchError("from_edits needs a list of edits {path, old_str, new_str}",
+                             path="<edits>")
+        checked = tuple(_edit(edit, number) for number, edit in enumerate(edits, 1))
+        if not checked:
+            raise PatchError("the list of edits is empty; give at least one edit", path="<edits>")
+        return cls(checked)
+
+    @classmethod
+    def load(cls, data: str | bytes, *, name: str = "<patch>") -> Patch:
+        """Read a patch file: a unified diff, or one of the JSON forms ``from_files``/``from_edits`` take."""
+        text = _decode(data, name).removeprefix("\ufeff")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if text.lstrip().startswith(("{", "[")):
+                raise PatchError(f"invalid JSON at line {exc.lineno} column {exc.colno}: "
+                                 f"{exc.msg}; " + _FORMS, path=name) from None
+            try:
+                return cls.from_diff(text, name=name)
+            except NotADiffError as error:
+                raise PatchError(f"{error.reason}; or {_FORMS}", path=name) from None
+        return cls._from_json(value, name)
+
+    @classmethod
+    def _from_json(cls, value: object, name: str) -> Patch:
+        if isinstance(value, list):
+            return cls.from_edits(value)
+        if isinstance(value, dict) and value.keys() == {"files"} and isinstance(value["files"], dict):
+            return cls.from_files(value["files"])
+        if isinstance(value, dict) and value.keys() == {"edits"} and isinstance(value["edits"], list):
+            return cls.from_edits(value["edits"])
+        if isinstance(value, dict) and value and not value.keys() & {"files", "edits"} and all(
+                content is None or isinstance(content, str) for content in value.values()):
+            return cls.from_files(value)
+        raise PatchError("this is not a patch form the sandbox accepts; " + _FORMS, path=name)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every path the patch names (both sides of renames and copies), sorted."""
+        return tuple(sorted({path for op in self._operations for path in _paths_of(op)}))
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex) of a canonical serialisation: equal patches have equal digests."""
+        canonical = json.dumps([_canonical(op) for op in self._operations],
+                               sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+    def resolve(self, root: str | os.PathLike[str]) -> tuple[FileChange, ...]:
+        """Apply the patch in memory to the files under ``root``; return the changes sorted by path.
+
+        Reads only; never writes. Raises PatchError if the patch does not apply or
+        changes nothing.
+        """
+        if not os.path.isdir(root):
+            raise PatchError("the repository root is not a directory", path=os.fspath(root))
+        tree = _Tree(root)
+        for number, op in enumerate(self._operations, 1):
+            _apply(tree, op, number)
+        changes = tree.changes()
+        if not changes:
+            raise PatchError("the patch changes nothing: every file it names already has the "
+                             "content it asks for", path=", ".join(self.paths))
+        return changes
+
+
+def _decode(data: str | bytes, name: str) -> str:
+    if isinstance(data, str):
+        return data
+    if not isinstance(data, bytes):
+        raise PatchError(f"a patch must be text or bytes, got {type(data).__name__}", path=name)
+    return check_text(data, name, what="the patch file")
+
+
+def _write(raw: object, content: object) -> _Write:
+    path = normalise_path(raw)
+    if content is None:
+        return _Write(path, None)
+    if isinstance(content, str):
+        content = _encode(content, path)
+    if not isinstance(content, bytes):
+        raise PatchError(f"new content must be str, bytes or None, got {type(content).__name__}",
+                         path=path)
+    check_text(content, path, what="the new content")
+    return _Write(path, content)
+
+
+def _encode(text: str, path: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PatchError("the new content contains lone surrogates and cannot be written as "
+                         "UTF-8", path=path) from None
+
+
+def _check_unique(paths: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for path in paths:
+        if path in seen:
+            raise PatchError("the patch names this file twice (after normalising the path); "
+                             "give each file once", path=path)
+        seen.add(path)
+
+
+def _edit(edit: object, number: int) -> Edit:
+    if isinstance(edit, Mapping):
+        where = str(edit.get("path", f"<edit {number}>"))
+        if edit.get("command", "str_replace") != "str_replace" or not _EDIT_KEYS <= set(edit) \
+                or set(edit) - _EDIT_KEYS - {"command"}:
+            raise PatchError(f"edit {number} must have exactly the keys path, old_str and new_str "
+                             f"(got {sorted(edit)})", path=where)
+        edit = Edit(edit["path"], edit["old_str"], edit["new_str"])
+    if not isinstance(edit, Edit):
+        raise PatchError(f"edit {number} must be an Edit or a mapping with path, old_str and "
+                         f"new_str, got {type(edit).__name__}", path=f"<edit {number}>")
+    path = normalise_path(edit.path)
+    if not isinstance(edit.old_str, str) or not isinstance(edit.new_str, str):
+        raise PatchError(f"edit {number}: old_str and new_str must be strings", path=path)
+    check_text(_encode(edit.new_str, path), path, what=f"new_str of edit {number}")
+    return Edit(path, edit.old_str, edit.new_str)
+
+
+def _paths_of(op: _Operation) -> set[str]:
+    if isinstance(op, FileDiff):
+        return {path for path in (op.old_path, op.new_path) if path is not None}
+    return {op.path}
+
+
+def _canonical(op: _Operation) -> dict[str, object]:
+    if isinstance(op, FileDiff):
+        hunks = [[hunk.start, list(hunk.old), list(hunk.new)] for hunk in op.hunks]
+        return {"diff": {"old": op.old_path, "new": op.new_path, "copy": op.copy, "hunks": hunks}}
+    if isinstance(op, _Write):
+        content = None if op.content is None else hashlib.sha256(op.content).hexdigest()
+        return {"write": {"path": op.path, "sha256": content}}
+    return {"edit": {"path": op.path, "old_str": op.old_str, "new_str": op.new_str}}
+
+
+class _Tree:
+    """The files a patch touches: their bytes on disk, and their content as the patch leaves them."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self._root = root
+        self._before: dict[str, bytes | None] = {}
+        self._after: dict[str, bytes | None] = {}
+        self._renamed: dict[str, str] = {}
+
+    def text(self, path: str) -> str | None:
+        """The file's text as earlier operations left it; None if it does not exist."""
+        if path not in self._before:
+            before = read_current(self._root, path)
+            if before is not None:
+                check_text(before, path, what="the current file")
+            self._before[path] = self._after[path] = before
+        current = self._after[path]
+        return None if current is None else current.decode("utf-8")
+
+    def set(self, path: str, text: str | bytes | None, *, renamed_from: str | None = None) -> None:
+        """Record the file's new content (None: deleted)."""
+        self.text(path)
+        content = _encode(text, path) if isinstance(text, str) else text
+        if content is not None:
+            check_text(content, path, what="the new content")
+        self._after[path] = content
+        if renamed_from is not None:
+            self._renamed[path] = renamed_from
+
+    def changes(self) -> tuple[FileChange, ...]:
+        """Every file whose content changes, sorted by path."""
+        return tuple(FileChange(path, self._before[path], self._after[path], self._renamed.get(path))
+                     for path in sorted(self._before) if self._before[path] != self._after[path])
+
+
+def _apply(tree: _Tree, op: _Operation, number: int) -> None:
+    if isinstance(op, FileDiff):
+        _apply_diff(tree, op)
+    elif isinstance(op, _Write):
+        if op.content is None:
+            _require(tree, op.path, "cannot delete it")
+        tree.set(op.path, op.content)
+    else:
+        _apply_edit(tree, op, number)
+
+
+def _require(tree: _Tree, path: str, doing: str) -> str:
+    text = tree.text(path)
+    if text is None:
+        raise PatchError(f"the file does not exist, so the patch {doing}; check the path "
+                         "against the repository", path=path)
+    return text
+
+
+def _refuse_existing(tree: _Tree, path: str, fix: str) -> None:
+    if tree.text(path) is not None:
+        raise PatchError(f"the patch creates this file, but it already exists; {fix}", path=path)
+
+
+def _apply_diff(tree: _Tree, diff: FileDiff) -> None:
+    if diff.old_path is None:
+        _refuse_existing(tree, diff.label, "diff against the current file instead")
+        tree.set(diff.label, apply_hunks("", diff.hunks, path=diff.label))
+        return
+    text = _require(tree, diff.old_path, "cannot apply to it")
+    result = apply_hunks(text, diff.hunks, path=diff.old_path)
+    if diff.new_path is None:
+        if result:
+            raise PatchError("the patch deletes this file, but its content differs from what the "
+                             "deletion lists; regenerate the diff against the current tree",
+                             path=diff.old_path)
+        tree.set(diff.old_path, None)
+        return
+    if diff.new_path != diff.old_path:
+        _refuse_existing(tree, diff.new_path, "choose a new name or delete that file first")
+        if not diff.copy:
+            tree.set(diff.old_path, None)
+    renamed_from = diff.old_path if diff.new_path != diff.old_path and not diff.copy else None
+    tree.set(diff.new_path, result, renamed_from=renamed_from)
+
+
+def _apply_edit(tree: _Tree, edit: Edit, number: int) -> None:
+    if edit.old_str == "":
+        _refuse_existing(tree, edit.path, f"give the text to replace in old_str of edit {number}")
+        tree.set(edit.path, edit.new_str)
+        return
+    text = _require(tree, edit.path, f"cannot apply edit {number} (an empty old_str creates a file)")
+    starts = _occurrences(text, edit.old_str)
+    if len(starts) != 1:
+        raise PatchError(f"edit {number}: " + _count_problem(text, edit.old_str, starts),
+                         path=edit.path)
+    index = starts[0]
+    tree.set(edit.path, text[:index] + edit.new_str + text[index + len(edit.old_str):])
+
+
+def _occurrences(text: str, needle: str) -> list[int]:
+    found, index = [], text.find(needle)
+    while index != -1:
+        found.append(index)
+        index = text.find(needle, index + 1)
+    return found
+
+
+def _count_problem(text: str, needle: str, starts: list[int]) -> str:
+    if not starts:
+        crlf = " (the file has CRLF line endings)" if "\r\n" in text and "\r\n" not in needle else ""
+        return (f"old_str {_preview(needle)} not found in the current file{crlf}; copy it exactly, "
+                "including whitespace, from the file as earlier edits left it")
+    lines = ", ".join(str(text.count("\n", 0, start) + 1) for start in starts)
+    return (f"old_str {_preview(needle)} occurs {len(starts)} times (at lines {lines}); it must "
+            "occur exactly once, so include more surrounding lines in old_str")
+
+
+def _preview(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")

@@ -1,0 +1,200 @@
+"""Obligation planning: from a ChangeSet and the repository's properties, what must be shown.
+
+The defaults follow the design: a modified function must stay equivalent, a
+changed constant must keep its value unless ``bounds`` lets it move, a removed
+public definition is a violation, and anything the gate cannot analyse is an
+obligation no verifier can discharge — so it is rejected, with the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from properties import Bounds, Equivalent, Invariant, Kernel, Kind, Obligation, Policy, Property, path_matches
+
+from sandbox._changes import Change, ChangeKind, ChangeSet, DefKind, Definition, FileDiff
+from sandbox._config import Config, sandbox_table
+
+__all__ = ["Plan", "plan"]
+
+_SCALAR = re.compile(
+    r"^(int|float|bool|str|bytes|complex|None|list|tuple|dict|set|frozenset|Optional|Union|Literal"
+    r"|typing\.\w+|Sequence|Mapping|\.\.\.|\d+|'[^']*'|\"[^\"]*\"|[\s\[\],|])+$"
+)
+_TENSOR = re.compile(r"\b(torch\.Tensor|Tensor|jax\.Array|jnp\.ndarray|jax\.numpy\.ndarray|Array|ArrayLike)\b")
+_MODULE_BASES = re.compile(r"\b(nn\.Module|torch\.nn\.Module|Module)\b")
+_SCALAR_ROUTE = ("smt", "pbt")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The obligations of a patch and the touched paths that need none (and why)."""
+
+    obligations: tuple[Obligation, ...]
+    unchecked: tuple[tuple[str, str], ...]
+
+
+def plan(changes: ChangeSet, properties: Sequence[Property], config: Config, policy: Policy,
+         before: dict[str, str], after: dict[str, str]) -> Plan:
+    """Every obligation of the patch, in file order."""
+    by_target = {p.target: p for p in properties if hasattr(p, "target")}
+    bounded = {p.target for p in properties if isinstance(p, Bounds)}
+    obligations: list[Obligation] = []
+    unchecked: list[tuple[str, str]] = []
+    for diff in changes.files:
+        protected = _protection(diff.path, policy, before, after)
+        if protected:
+            obligations.append(Obligation(diff.path, Kind.PROTECTED, diff.path, protected, ("static",)))
+        elif diff.module is None:
+            note = _non_python(diff, config, obligations)
+            if note:
+                unchecked.append((diff.path, note))
+        else:
+            obligations.extend(_python_file(diff, by_target, bounded))
+    return Plan(tuple(obligations), tuple(unchecked))
+
+
+def _protection(path: str, policy: Policy, before: dict[str, str], after: dict[str, str]) -> str:
+    pattern = policy.protected_by(path)
+    if pattern:
+        return f"{path} is a protected path (pattern {pattern!r})"
+    if path == "pyproject.toml" and sandbox_table(before.get(path)) != sandbox_table(after.get(path)):
+        return "pyproject.toml: the patch changes the [tool.sandbox] configuration, which is protected"
+    return ""
+
+
+def _non_python(diff: FileDiff, config: Config, obligations: list[Obligation]) -> str:
+    pattern = path_matches(diff.path, config.unchecked)
+    if pattern:
+        return f"not Python; listed as unchecked by {pattern!r}"
+    obligations.append(Obligation(
+        diff.path, Kind.UNANALYSABLE, diff.path,
+        f"{diff.path} is not a Python file, so the gate cannot tell how it changes behaviour; "
+        "if it cannot (documentation, say), add a matching glob to [tool.sandbox] unchecked",
+    ))
+    return ""
+
+
+def _python_file(diff: FileDiff, by_target: dict[str, Property], bounded: set[str]) -> list[Obligation]:
+    found = [Obligation(diff.path, Kind.POLICY, diff.path, "the static policy applies to every changed Python file",
+                        ("static",))] if diff.status != "deleted" else []
+    for change in diff.changes:
+        obligation = _for_change(change, by_target.get(change.target), bounded)
+        if obligation is not None:
+            found.append(obligation)
+    return found
+
+
+def _for_change(change: Change, spec: Property | None, bounded: set[str]) -> Obligation | None:
+    if change.change is ChangeKind.COSMETIC or change.kind is DefKind.IMPORT:
+        return None
+    if change.kind is DefKind.MODULE_CODE:
+        return _obligation(change, Kind.UNANALYSABLE, (), _module_code_reason(change))
+    if change.change is ChangeKind.REMOVED:
+        if _is_public(change.target):
+            return _obligation(change, Kind.REMOVAL, ("static",), f"public {change.kind.value} removed")
+        return None
+    if change.change is ChangeKind.ADDED:
+        return None
+    if change.kind is DefKind.CONSTANT:
+        return _for_constant(change, spec)
+    if change.kind is DefKind.CLASS:
+        return _obligation(change, Kind.UNANALYSABLE, (),
+                           f"the header of class {change.target} changed (bases, decorators or class-level "
+                           "statements); the gate cannot analyse that yet: keep the header and change methods")
+    return _for_function(change, spec, bounded)
+
+
+def _for_constant(change: Change, spec: Property | None) -> Obligation | None:
+    if change.target.endswith(".__all__"):
+        return None  # the export list changes only what `import *` binds
+    if isinstance(spec, Bounds):
+        return _obligation(change, Kind.BOUNDS, ("literal",),
+                           f"bounds({spec.target!r}, {spec.lo!r}, {spec.hi!r}) lets the value move within range", spec)
+    return _obligation(change, Kind.EQUIVALENT, ("literal",),
+                       f"constant {change.target} changed; its value must stay the same unless a bounds() "
+                       "property lets it move")
+
+
+def _for_function(change: Change, spec: Property | None, bounded: set[str]) -> Obligation | None:
+    reason = _why(change)
+    if change.because and not _textually_changed(change) and all(b in bounded for b in change.because) \
+            and not isinstance(spec, (Invariant, Kernel)):
+        return None  # only reads constants a bounds() property lets move
+    if isinstance(spec, Invariant):
+        return _obligation(change, Kind.INVARIANT, _SCALAR_ROUTE, reason + "; invariant() replaces equivalence", spec)
+    if isinstance(spec, Bounds):
+        return _obligation(change, Kind.UNANALYSABLE, (),
+                           f"bounds() applies to module constants, not to {change.kind.value} {change.target}; "
+                           "use invariant() for a function")
+    route, problem = _route(change.new)  # type: ignore[arg-type]
+    if isinstance(spec, Kernel) or route == ("numeric",):
+        return _obligation(change, Kind.KERNEL, ("numeric",), reason, spec or Kernel(change.target))
+    if problem:
+        return _obligation(change, Kind.EQUIVALENT, (), f"{reason}; {problem}", spec)
+    return _obligation(change, Kind.EQUIVALENT, route, reason, spec if isinstance(spec, Equivalent) else None)
+
+
+def _route(definition: Definition) -> tuple[tuple[str, ...], str]:
+    """Which verifiers can judge this function, from its parameter annotations."""
+    function = ast.parse(definition.source).body[0]
+    assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+    if isinstance(function, ast.AsyncFunctionDef):
+        return (), f"{definition.qualname} is async; the gate cannot execute coroutines"
+    params = [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]
+    if definition.kind is DefKind.METHOD and not definition.is_static and params:
+        params = params[1:]
+        if function.name == "forward" and any(_MODULE_BASES.search(b) for b in definition.class_bases):
+            return ("numeric",), ""
+    for extra in (function.args.vararg, function.args.kwarg):
+        if extra is not None:
+            params.append(extra)
+    annotations = []
+    for param in params:
+        if param.annotation is None:
+            return (), (f"parameter {param.arg!r} of {definition.qualname} (line {definition.lines[0]}) has no type "
+                        f"annotation, so the gate cannot generate its inputs; annotate it (e.g. `{param.arg}: int`) "
+                        "or state its inputs with equivalent(..., inputs=...) in the property file")
+        annotations.append(ast.unparse(param.annotation))
+    if any(_TENSOR.search(a) for a in annotations):
+        return ("numeric",), ""
+    if all(_SCALAR.match(a) for a in annotations):
+        return _SCALAR_ROUTE, ""
+    return ("pbt",), ""
+
+
+def _why(change: Change) -> str:
+    if change.because and not _textually_changed(change):
+        return f"{change.kind.value} reads changed {', '.join(change.because)}"
+    reason = f"{change.kind.value} modified"
+    if change.because:
+        reason += f" and reads changed {', '.join(change.because)}"
+    return reason
+
+
+def _textually_changed(change: Change) -> bool:
+    return change.old is not None and change.new is not None and change.old.docstring_free != change.new.docstring_free
+
+
+def _module_code_reason(change: Change) -> str:
+    lines = change.lines
+    where = f" (lines {lines[0]}-{lines[1]})" if lines else ""
+    return (f"module-level code of {change.path}{where} changed; it runs at import and the gate cannot verify it: "
+            "move the logic into a function with annotated parameters")
+
+
+def _is_public(target: str) -> bool:
+    return not any(part.startswith("_") and not part.startswith("__") for part in target.split(".")[1:])
+
+
+def _obligation(change: Change, kind: Kind, route: tuple[str, ...], reason: str,
+                spec: Property | None = None) -> Obligation:
+    old, new = change.old, change.new
+    return Obligation(
+        change.target, kind, change.path, reason, route,
+        old.source if old else None, new.source if new else None,
+        old.lines if old else None, new.lines if new else None, spec,
+    )

@@ -1,0 +1,55 @@
+"""Fixtures shared by the whole suite: throw-away repositories and byte-for-byte snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    """Write ``files`` (relative path -> text, dedented, or bytes) under ``root``."""
+    for rel, content in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file and symlink under ``root`` with a hash of its bytes (or link target) and mode."""
+    state: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                state[rel] = "link:" + os.readlink(path)
+            elif path.is_file():
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                state[rel] = f"{digest}:{oct(path.stat().st_mode)}"
+            else:
+                state[rel] = "dir"
+    return state
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., Path]:
+    """``make_repo({"train.py": "..."})`` writes a fresh repository and returns its root."""
+    counter = 0
+
+    def make(files: Mapping[str, str | bytes] | None = None) -> Path:
+        nonlocal counter
+        counter += 1
+        root = tmp_path / f"repo{counter}"
+        root.mkdir()
+        return write_tree(root, files or {})
+
+    return make

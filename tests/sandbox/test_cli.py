@@ -1,0 +1,194 @@
+"""Black-box tests of the command line: exit codes, output formats, nothing written on check."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from sandbox._cli import main
+from tests.conftest import snapshot
+
+TRAIN = '''
+import math
+
+LR = 3e-4
+
+
+def clip(value: float, limit: float) -> float:
+    return max(-limit, min(limit, value))
+'''
+
+RETUNE = """--- a/train.py
++++ b/train.py
+@@ -1,6 +1,6 @@
+ import math
+ 
+-LR = 3e-4
++LR = 6e-4
+ 
+ 
+ def clip(value: float, limit: float) -> float:
+"""
+
+HOSTILE = """--- a/train.py
++++ b/train.py
+@@ -1,4 +1,5 @@
+ import math
++from subprocess import run as r
+ 
+ LR = 3e-4
+ 
+"""
+
+
+@pytest.fixture
+def repo(make_repo):
+    return make_repo({
+        "train.py": TRAIN,
+        "sandbox_properties.py": "from properties import bounds\nbounds('train.LR', 1e-5, 1e-3)\n",
+    })
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def patch_file(tmp_path: Path, text: str, name: str = "change.diff") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_accepted_patch_exits_0_with_a_readable_report(repo, tmp_path):
+    before = snapshot(repo)
+    code, out, err = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, RETUNE))
+    assert code == 0, out + err
+    assert out.startswith("sandbox check: ACCEPTED")
+    assert "train.LR" in out and "PROVEN" in out and "lies within" in out
+    assert snapshot(repo) == before
+
+
+def test_hostile_patch_exits_1_and_names_the_rule_in_json(repo, tmp_path):
+    before = snapshot(repo)
+    code, out, _ = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, HOSTILE), "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["accepted"] is False
+    assert {"rule": "subprocess", "path": "train.py", "line": 2} == {k: report["violations"][0][k] for k in ("rule", "path", "line")}
+    assert set(report) >= {"accepted", "obligations", "violations", "seconds", "certificate"}
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("text", [
+    "this is not a diff\n",
+    "--- a/train.py\n+++ b/train.py\n@@ -1,2 +1,2 @@\n-not the right context\n+x\n",
+    "--- a/../outside.py\n+++ b/../outside.py\n@@ -0,0 +1 @@\n+x = 1\n",
+    "--- /dev/null\n+++ b/broken.py\n@@ -0,0 +1 @@\n+def f(:\n",
+])
+def test_malformed_patches_exit_2_naming_the_problem_and_write_nothing(repo, tmp_path, text):
+    before = snapshot(repo)
+    code, out, err = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, text))
+    assert code == 2 and out == ""
+    assert err.startswith("sandbox check: error:")
+    assert snapshot(repo) == before
+
+
+def test_patch_from_stdin_and_json_edits(repo, monkeypatch):
+    edits = json.dumps([{"path": "train.py", "old_str": "LR = 3e-4", "new_str": "LR = 5e-4"}])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(edits))
+    code, out, _ = run("check", "--repo", str(repo), "--patch", "-")
+    assert code == 0, out
+
+
+def test_output_file_and_machine_formats(repo, tmp_path):
+    target = tmp_path / "report.sarif"
+    code, out, _ = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, HOSTILE),
+                       "--format", "sarif", "--output", str(target))
+    assert code == 1 and out == ""
+    sarif = json.loads(target.read_text())
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "subprocess"
+    _, junit, _ = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, HOSTILE), "--format", "junit")
+    suite = ET.fromstring(junit)
+    assert suite.get("failures") == "1" and suite.find("testcase/failure") is not None
+    _, github, _ = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, HOSTILE), "--format", "github")
+    assert github.startswith("::error file=train.py,line=2,title=subprocess::")
+
+
+def test_require_flag_is_validated(repo, tmp_path):
+    code, _, err = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, RETUNE), "--require", "maybe")
+    assert code == 2
+
+
+def test_apply_then_log_then_tamper(repo, tmp_path):
+    code, out, err = run("apply", patch_file(tmp_path, RETUNE), "--repo", str(repo))
+    assert code == 0, out + err
+    assert "LR = 6e-4" in (repo / "train.py").read_text()
+    assert "applied 1 file(s)" in out
+    code, out, _ = run("log", "--repo", str(repo))
+    assert code == 0 and "verdict" in out and "apply" in out
+    code, out, _ = run("log", "--verify", "--repo", str(repo))
+    assert code == 0 and out.startswith("ledger intact: 2 entries")
+    ledger = repo / ".sandbox" / "ledger.jsonl"
+    ledger.write_text(ledger.read_text().replace('"accepted":true', '"accepted":false', 1))
+    code, out, _ = run("log", "--verify", "--repo", str(repo))
+    assert code == 1 and "TAMPERED" in out
+
+
+def test_rejected_apply_is_recorded_and_writes_no_source(repo, tmp_path):
+    code, _, _ = run("apply", patch_file(tmp_path, HOSTILE), "--repo", str(repo))
+    assert code == 1
+    assert "subprocess" not in (repo / "train.py").read_text()
+    _, out, _ = run("log", "--repo", str(repo))
+    assert "rejected" in out
+
+
+def test_check_with_apply_flag(repo, tmp_path):
+    code, out, _ = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, RETUNE), "--apply")
+    assert code == 0 and "LR = 6e-4" in (repo / "train.py").read_text()
+
+
+def test_usage_errors_exit_2(repo):
+    assert run("check", "--repo", str(repo))[0] == 2
+    assert run("frobnicate")[0] == 2
+    code, _, err = run("check", "--repo", str(repo / "missing"), "--patch", "x.diff")
+    assert code == 2
+    code, _, err = run("improve", "--goal", "faster")
+    assert code == 2 and "not available in this version" in err
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                   check=True, capture_output=True)
+
+
+def test_base_head_checks_a_git_range_against_the_base_properties(repo):
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    # The head commit loosens the property file *and* retunes out of the old bounds.
+    (repo / "sandbox_properties.py").write_text("from properties import bounds\nbounds('train.LR', 0, 1)\n")
+    (repo / "train.py").write_text(TRAIN.lstrip("\n").replace("LR = 3e-4", "LR = 0.5"))
+    _git(repo, "commit", "-q", "-am", "head")
+    before = snapshot(repo)
+    code, out, err = run("check", "--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
+    assert code == 1, err
+    report = json.loads(out)
+    assert {v["rule"] for v in report["violations"]} == {"protected-path"}
+    levels = {o["target"]: o["level"] for o in report["obligations"]}
+    assert levels["train.LR"] == "REFUTED"  # judged by the base revision's bounds, not the head's
+    assert report["repo"] == str(repo.resolve())
+    assert snapshot(repo) == before
+
+
+def test_python_dash_m_sandbox_works(repo, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sandbox", "check", "--repo", str(repo),
+                             "--patch", patch_file(tmp_path, RETUNE)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

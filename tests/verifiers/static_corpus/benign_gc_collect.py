@@ -1,0 +1,4 @@
+# expect: nothing
+import gc
+def free():
+    gc.collect()

@@ -1,0 +1,4 @@
+# expect: nothing
+import json
+def parse(s):
+    return json.loads(s)

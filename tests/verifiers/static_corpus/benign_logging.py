@@ -1,0 +1,3 @@
+# expect: nothing
+import logging
+log = logging.getLogger(__name__)

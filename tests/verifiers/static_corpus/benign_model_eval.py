@@ -1,0 +1,4 @@
+# expect: nothing
+def evaluate(model, batch):
+    model.eval()
+    return model(batch)

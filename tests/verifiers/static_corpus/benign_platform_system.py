@@ -1,0 +1,3 @@
+# expect: nothing
+import platform
+IS_LINUX = platform.system() == "Linux"

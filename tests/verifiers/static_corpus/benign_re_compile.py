@@ -1,0 +1,3 @@
+# expect: nothing
+import re
+PATTERN = re.compile(r"\d+")

@@ -1,0 +1,3 @@
+# expect: nothing
+import shutil
+HAS_GIT = shutil.which("git") is not None

@@ -1,0 +1,3 @@
+# expect: nothing
+def clean(s):
+    return s.replace("a", "b")

@@ -1,0 +1,4 @@
+# expect: nothing
+import torch
+def fast(m):
+    return torch.compile(m)

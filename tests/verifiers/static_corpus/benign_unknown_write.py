@@ -1,0 +1,4 @@
+# expect: nothing
+def emit(x, f, text):
+    x.write(text)
+    f.flush()

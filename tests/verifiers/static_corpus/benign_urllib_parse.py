@@ -1,0 +1,4 @@
+# expect: nothing
+from urllib.parse import urlparse
+def host(url):
+    return urlparse(url).netloc

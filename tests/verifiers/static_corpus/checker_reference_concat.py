@@ -1,0 +1,2 @@
+# expect: checker-reference
+NAME = "py" + "test"

@@ -1,0 +1,2 @@
+# expect: checker-reference
+KEY = "SANDBOX_SEED"

@@ -1,0 +1,2 @@
+# expect: checker-reference
+from sandbox import Gate

@@ -1,0 +1,4 @@
+# expect: dynamic-code
+import builtins
+def f(code):
+    builtins.exec(code)

@@ -1,0 +1,3 @@
+# expect: dynamic-code
+def f(src):
+    return compile(src, "<x>", "exec")

@@ -1,0 +1,4 @@
+# expect: dynamic-code
+import types
+def make(code):
+    return types.FunctionType(code, {})

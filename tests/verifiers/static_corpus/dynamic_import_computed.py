@@ -1,0 +1,4 @@
+# expect: dynamic-import
+import importlib
+def load(name):
+    return importlib.import_module(name)

@@ -1,0 +1,3 @@
+# expect: dynamic-import
+def f():
+    return __import__("json")

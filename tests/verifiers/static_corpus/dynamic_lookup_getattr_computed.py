@@ -1,0 +1,4 @@
+# expect: dynamic-lookup
+import os
+def call(name, *args):
+    return getattr(os, name)(*args)

@@ -1,0 +1,3 @@
+# expect: dynamic-lookup
+def find(name):
+    return globals()[name]

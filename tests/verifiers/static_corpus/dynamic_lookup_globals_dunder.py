@@ -1,0 +1,3 @@
+# expect: dynamic-lookup
+def leak(f):
+    return f.__globals__

@@ -1,0 +1,4 @@
+# expect: dynamic-lookup
+import math
+def find(name):
+    return vars(math)[name]

@@ -1,0 +1,4 @@
+# expect: environment
+import os
+def debug():
+    return os.environ["DEBUG"] == "1"

@@ -1,0 +1,4 @@
+# expect: environment
+from os import getenv as ge
+def debug():
+    return ge("DEBUG")

@@ -1,0 +1,3 @@
+# expect: exit-at-import
+import sys
+sys.exit(0)

@@ -1,0 +1,3 @@
+# expect: exit-at-import
+class Config:
+    exit()

@@ -1,0 +1,3 @@
+# expect: exit-at-import, process-control
+import os
+os._exit(0)

@@ -1,0 +1,2 @@
+# expect: exit-at-import
+raise SystemExit(0)

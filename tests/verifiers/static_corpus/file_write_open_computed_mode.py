@@ -1,0 +1,3 @@
+# expect: file-write
+def dump(p, mode):
+    return open(p, mode)

@@ -1,0 +1,4 @@
+# expect: file-write
+import os as o
+def clean(p):
+    o.remove(p)

@@ -1,0 +1,4 @@
+# expect: file-write
+import shutil
+def clean(d):
+    shutil.rmtree(d)

@@ -1,0 +1,4 @@
+# expect: file-write
+import tempfile
+def scratch():
+    return tempfile.mkdtemp()

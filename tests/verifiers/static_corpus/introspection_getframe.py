@@ -1,0 +1,4 @@
+# expect: introspection
+import sys
+def peek():
+    return sys._getframe(1).f_locals

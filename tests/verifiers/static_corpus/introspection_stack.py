@@ -1,0 +1,4 @@
+# expect: introspection
+import inspect
+def caller():
+    return inspect.stack()[1]

@@ -1,0 +1,3 @@
+# expect: introspection
+def classes():
+    return ().__class__.__base__.__subclasses__()

@@ -1,0 +1,5 @@
+# expect: module-mutation
+import torch as t
+T = t.Tensor
+def patch():
+    T.add = lambda self, other: self

@@ -1,0 +1,3 @@
+# expect: module-mutation
+import torch
+torch.allclose = lambda *a, **k: True

@@ -1,0 +1,3 @@
+# expect: module-mutation
+import math
+math.pi += 1

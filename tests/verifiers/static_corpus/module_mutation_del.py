@@ -1,0 +1,3 @@
+# expect: module-mutation
+import torch
+del torch.allclose

@@ -1,0 +1,3 @@
+# expect: module-mutation
+import math
+object.__setattr__(math, "tau", 6)

@@ -1,0 +1,3 @@
+# expect: module-mutation
+import math
+setattr(math, "sqrt", lambda x: 1.0)

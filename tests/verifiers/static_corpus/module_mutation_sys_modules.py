@@ -1,0 +1,3 @@
+# expect: module-mutation, introspection
+import sys
+sys.modules["numpy"] = object()

@@ -1,0 +1,2 @@
+# expect: native-code
+from torch.utils.cpp_extension import load

@@ -1,0 +1,3 @@
+# expect: native-code
+import ctypes
+libc = ctypes.CDLL(None)

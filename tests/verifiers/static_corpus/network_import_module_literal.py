@@ -1,0 +1,3 @@
+# expect: network
+import importlib
+net = importlib.import_module("soc" + "ket")

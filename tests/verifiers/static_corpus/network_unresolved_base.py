@@ -1,0 +1,3 @@
+# expect: network
+def fetch(self, url):
+    return self.client.urlopen(url)

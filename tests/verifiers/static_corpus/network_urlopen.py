@@ -1,0 +1,2 @@
+# expect: network
+from urllib.request import urlopen

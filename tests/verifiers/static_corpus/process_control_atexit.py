@@ -1,0 +1,4 @@
+# expect: process-control
+import atexit
+def arm(handler):
+    atexit.register(handler)

@@ -1,0 +1,4 @@
+# expect: process-control
+import sys
+def off():
+    sys.settrace(None)

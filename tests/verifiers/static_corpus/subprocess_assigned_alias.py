@@ -1,0 +1,5 @@
+# expect: subprocess
+import os
+o = os
+s = o.system
+s("id")

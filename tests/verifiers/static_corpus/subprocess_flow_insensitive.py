@@ -1,0 +1,6 @@
+# expect: subprocess
+import json, os
+x = json
+if DEBUG:
+    x = os
+x.system("id")

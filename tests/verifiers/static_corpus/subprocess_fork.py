@@ -1,0 +1,4 @@
+# expect: subprocess
+import os
+def spawn():
+    return os.fork()

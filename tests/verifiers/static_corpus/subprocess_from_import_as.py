@@ -1,0 +1,2 @@
+# expect: subprocess
+from subprocess import run as r

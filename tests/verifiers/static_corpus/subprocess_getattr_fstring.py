@@ -1,0 +1,4 @@
+# expect: subprocess
+import os
+PART = "sys"
+getattr(os, f"{PART}tem")("id")

@@ -1,0 +1,3 @@
+# expect: subprocess
+import os
+getattr(os, "".join(["sy", "st", "em"]))("id")

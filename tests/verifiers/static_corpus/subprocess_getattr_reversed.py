@@ -1,0 +1,3 @@
+# expect: subprocess
+import os
+getattr(os, "metsys"[::-1])("id")

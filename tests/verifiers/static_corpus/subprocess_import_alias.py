@@ -1,0 +1,3 @@
+# expect: subprocess
+import os as o
+o.system("ls")

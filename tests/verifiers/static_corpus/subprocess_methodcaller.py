@@ -1,0 +1,3 @@
+# expect: subprocess
+import operator, os
+operator.methodcaller("system", "id")(os)

@@ -1,0 +1,2 @@
+# expect: subprocess
+from multiprocessing import Pool

@@ -1,0 +1,3 @@
+# expect: subprocess
+import posix
+posix.system("id")

@@ -1,0 +1,2 @@
+# expect: subprocess
+from concurrent.futures import ProcessPoolExecutor as Pool

@@ -1,0 +1,3 @@
+# expect: subprocess
+from os import *
+system("ls")

@@ -1,0 +1,4 @@
+# expect: subprocess, introspection
+import sys
+def f():
+    sys.modules["os"].system("id")

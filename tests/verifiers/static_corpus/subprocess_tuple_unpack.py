@@ -1,0 +1,4 @@
+# expect: subprocess
+import json, os
+a, b = json, os
+b.execv("/bin/sh", ["sh"])

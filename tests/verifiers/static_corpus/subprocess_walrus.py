@@ -1,0 +1,4 @@
+# expect: subprocess
+import os
+if (runner := os.popen):
+    pass

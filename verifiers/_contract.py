@@ -1,0 +1,181 @@
+"""The contract every verifier keeps: evidence levels, evidence, context, protocol."""
+
+from __future__ import annotations
+
+import abc
+import enum
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from properties import Obligation, Policy
+
+__all__ = [
+    "Context",
+    "Counterexample",
+    "Evidence",
+    "Executor",
+    "Level",
+    "Verifier",
+    "Violation",
+]
+
+
+class Level(enum.Enum):
+    """How strongly an obligation was shown.  Ordered by ``rank``: weakest first."""
+
+    REFUTED = "REFUTED"
+    VIOLATION = "VIOLATION"
+    UNKNOWN = "UNKNOWN"
+    PASSED = "PASSED"
+    PROVEN = "PROVEN"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def failed(self) -> bool:
+        """A definite failure (as opposed to UNKNOWN, which is merely not a success)."""
+        return self in (Level.REFUTED, Level.VIOLATION)
+
+    @classmethod
+    def weakest(cls, levels: "list[Level] | tuple[Level, ...]") -> "Level":
+        return min(levels, key=lambda level: level.rank)
+
+
+_RANK = {Level.REFUTED: 0, Level.VIOLATION: 0, Level.UNKNOWN: 1, Level.PASSED: 2, Level.PROVEN: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A broken policy rule, located in the new version of a file."""
+
+    rule: str
+    path: str
+    line: int | None
+    message: str
+    fix: str = ""
+    symbol: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "path": self.path, "line": self.line, "message": self.message,
+                "fix": self.fix, "symbol": self.symbol}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Violation":
+        return cls(**{k: data[k] for k in ("rule", "path", "line", "message", "fix", "symbol")})
+
+
+@dataclass(frozen=True, slots=True)
+class Counterexample:
+    """A concrete input on which old and new (or the property) disagree."""
+
+    call: str
+    old: str | None = None
+    new: str | None = None
+    replay: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"call": self.call, "old": self.old, "new": self.new, "replay": self.replay}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Counterexample":
+        return cls(data["call"], data.get("old"), data.get("new"), data.get("replay", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A verifier's answer to one obligation."""
+
+    level: Level
+    verifier: str
+    detail: str
+    seconds: float = 0.0
+    counterexample: Counterexample | None = None
+    violations: tuple[Violation, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"level": self.level.value, "verifier": self.verifier,
+                               "detail": self.detail, "seconds": round(self.seconds, 6)}
+        if self.counterexample is not None:
+            out["counterexample"] = self.counterexample.to_json()
+        if self.violations:
+            out["violations"] = [v.to_json() for v in self.violations]
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Evidence":
+        cex = data.get("counterexample")
+        return cls(
+            level=Level(data["level"]),
+            verifier=data["verifier"],
+            detail=data["detail"],
+            seconds=float(data.get("seconds", 0.0)),
+            counterexample=Counterexample.from_json(cex) if cex else None,
+            violations=tuple(Violation.from_json(v) for v in data.get("violations", ())),
+        )
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs untrusted code for a verifier and returns only data.
+
+    Implemented by the isolated workers in ``sandbox``; a verifier never starts a
+    process itself.  ``side`` is ``"old"`` or ``"new"``; the result is whatever the
+    worker returned (a value or an exception description), never a judgement.
+    """
+
+    def call(self, side: str, target: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a verifier may read: the touched files on both sides, the policy, the budget.
+
+    ``before``/``after`` map repository-relative paths of touched files to their text
+    (absent on the side where the file does not exist).  ``executor`` is ``None``
+    when the gate offers no isolated execution.
+    """
+
+    before: Mapping[str, str]
+    after: Mapping[str, str]
+    policy: Policy = field(default_factory=Policy)
+    seed: int = 0
+    timeout: float = 30.0
+    executor: Executor | None = None
+
+
+class Verifier(abc.ABC):
+    """Base class of every verifier: ``check`` is final, subclasses implement ``_check``.
+
+    ``check`` never raises: a crash of the verifier is ``UNKNOWN`` evidence naming
+    the exception, because a broken checker must never turn into a pass.
+    """
+
+    name: ClassVar[str]
+
+    def check(self, obligation: Obligation, context: Context) -> Evidence:
+        started = time.perf_counter()
+        try:
+            evidence = self._check(obligation, context)
+            if not isinstance(evidence, Evidence):
+                raise TypeError(f"{type(self).__name__}._check returned {type(evidence).__name__}, not Evidence")
+        except Exception as error:  # noqa: BLE001 - the contract is to never raise
+            last = traceback.extract_tb(error.__traceback__)[-1]
+            evidence = Evidence(
+                Level.UNKNOWN,
+                self.name,
+                f"the {self.name} verifier crashed on {obligation.target}: "
+                f"{type(error).__name__}: {error} (at {last.filename}:{last.lineno}); "
+                "this is a bug in the checker, please report it",
+            )
+        seconds = time.perf_counter() - started
+        return Evidence(evidence.level, evidence.verifier, evidence.detail, seconds,
+                        evidence.counterexample, evidence.violations)
+
+    @abc.abstractmethod
+    def _check(self, obligation: Obligation, context: Context) -> Evidence:
+        """Answer one obligation.  May raise; ``check`` turns that into UNKNOWN."""
