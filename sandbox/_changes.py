@@ -196,7 +196,8 @@ class _Collector:
             # Other statements in a class body belong to the class header.
             self._grouped.setdefault(f"{prefix}.<class body>", []).append((DefKind.CLASS, stmt))
         else:
-            self._grouped.setdefault(f"{prefix}.<module code>", []).append((DefKind.MODULE_CODE, stmt))
+            key = "<main block>" if _is_main_guard(stmt) else "<module code>"
+            self._grouped.setdefault(f"{prefix}.{key}", []).append((DefKind.MODULE_CODE, stmt))
 
     def _add(self, qualname: str, kind: DefKind, node: cst.CSTNode, normal_node: cst.CSTNode | None = None) -> None:
         start, end = self._span(node)
@@ -204,7 +205,7 @@ class _Collector:
         normal_source = textwrap.dedent(self._code(normal_node).strip("\n")) if normal_node else source
         tree = ast.parse(normal_source)
         static = isinstance(node, cst.FunctionDef) and any(
-            self._code(d.decorator).strip() in ("staticmethod", "classmethod") for d in node.decorators
+            self._code(d.decorator).strip() == "staticmethod" for d in node.decorators
         )
         self._found[qualname] = Definition(
             qualname, kind, source, (start, end), ast.dump(tree), ast.dump(_strip_docstrings(tree)),
@@ -247,6 +248,18 @@ def _is_docstring(stmt: cst.CSTNode) -> bool:
         and len(stmt.body) == 1
         and isinstance(stmt.body[0], cst.Expr)
         and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _is_main_guard(stmt: cst.CSTNode) -> bool:
+    """``if __name__ == "__main__":`` -- runs only when the file is executed as a script."""
+    if not isinstance(stmt, cst.If) or stmt.orelse is not None:
+        return False
+    test = ast.parse(cst.Module([]).code_for_node(stmt.test).strip(), mode="eval").body
+    return (
+        isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+        and {ast.dump(test.left), ast.dump(test.comparators[0])}
+        == {ast.dump(ast.Name("__name__", ast.Load())), ast.dump(ast.Constant("__main__"))}
     )
 
 
@@ -339,6 +352,8 @@ def _reads_binding(module: str, reader: str, definition: Definition, binding: st
     scope, _, leaf = binding.rpartition(".")
     if not reader.startswith(scope + "."):
         return False
+    if leaf == "<main block>":
+        return False  # runs only as a script, never when the module is imported
     if leaf.startswith("<"):
         # Module code or class-body code can rebind anything in its scope.
         return True

@@ -149,11 +149,17 @@ def test_added_function_is_added_and_callers_of_an_unchanged_function_are_untouc
     assert changed(MODEL, after) == {"pkg.model.extra": (ChangeKind.ADDED, ())}
 
 
-def test_main_block_and_module_statements_are_module_code():
+def test_main_block_is_module_code_that_marks_no_reader():
     after = MODEL.replace("print(helper(1.0))", "print(helper(2.0))")
-    result = diff(MODEL, after)
-    change = result.get("pkg.model.<module code>")
-    assert change is not None and change.kind is DefKind.MODULE_CODE and change.change is ChangeKind.MODIFIED
+    assert changed(MODEL, after) == {"pkg.model.<main block>": (ChangeKind.MODIFIED, ())}
+    assert diff(MODEL, after).get("pkg.model.<main block>").kind is DefKind.MODULE_CODE
+
+
+def test_module_statements_are_module_code_that_may_rebind_anything():
+    after = MODEL.replace("SCALE = 2.0\n", "SCALE = 2.0\nmath.sqrt = abs\n")
+    result = changed(MODEL, after)
+    assert result["pkg.model.<module code>"] == (ChangeKind.ADDED, ())
+    assert result["pkg.model.helper"] == (ChangeKind.MODIFIED, ("pkg.model.<module code>",))
 
 
 def test_new_and_deleted_files():

@@ -257,3 +257,55 @@ def test_import_cost_sandbox_check_never_loads_torch_jax_or_anthropic(repo):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert "HEAVY [] 0" in result.stderr, result.stderr
+
+
+MODEL = '''
+class Base:
+    def step(self, x: int) -> int:
+        return x
+
+
+class Net(Base):
+    def run(self, x: int) -> int:
+        return self.step(x)
+
+
+class Plain:
+    def run(self, x: int) -> int:
+        return x
+'''
+
+
+@pytest.mark.parametrize("old, new, accepted, words", [
+    # A new dunder changes how existing code uses the class (here, equality).
+    ("class Plain:\n", "class Plain:\n    def __eq__(self, other: object) -> bool:\n        return True\n\n", False,
+     "implicitly"),
+    # A new method in a subclass may override an inherited one.
+    ("class Net(Base):\n", "class Net(Base):\n    def step(self, x: int) -> int:\n        return 0\n\n", False,
+     "override"),
+    # A new helper on a class without bases is harmless.
+    ("class Plain:\n", "class Plain:\n    def helper(self, x: int) -> int:\n        return x\n\n", True, ""),
+])
+def test_members_reached_implicitly(make_repo, old, new, accepted, words):
+    root = make_repo({"model.py": MODEL})
+    verdict = Gate.from_repo(root).check(Patch.from_files({"model.py": (root / "model.py").read_text().replace(old, new)}))
+    assert verdict.accepted is accepted, verdict.summary()
+    if words:
+        assert any(words in o.evidence.detail for o in verdict.failures)
+
+
+def test_module_getattr_hook_is_unanalysable(make_repo):
+    root = make_repo({"cfg.py": "X = 1\n"})
+    patch = Patch.from_files({"cfg.py": "X = 1\n\ndef __getattr__(name: str) -> int:\n    return 0\n"})
+    verdict = Gate.from_repo(root).check(patch)
+    assert not verdict.accepted and "attribute lookup" in verdict.failures[0].evidence.detail
+
+
+def test_classmethod_drops_cls_and_staticmethod_keeps_its_first_parameter(make_repo):
+    src = ("class C:\n    @classmethod\n    def make(cls, n: int) -> int:\n        return n\n\n"
+           "    @staticmethod\n    def twice(n: int) -> int:\n        return 2 * n\n")
+    root = make_repo({"c.py": src})
+    patch = Patch.from_files({"c.py": src.replace("return n\n", "return n + 0\n").replace("2 * n", "n * 2")})
+    verdict = Gate.from_repo(root).check(patch)
+    routes = {o.obligation.target: o.obligation.route for o in verdict.outcomes}
+    assert routes["c.C.make"] == ("smt", "pbt") and routes["c.C.twice"] == ("smt", "pbt")

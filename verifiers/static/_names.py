@@ -60,6 +60,13 @@ def import_symbols(node: cst.Import | cst.ImportFrom) -> list[tuple[cst.CSTNode,
             for alias in node.names]
 
 
+def _bound_value(node: cst.Import | cst.ImportFrom, alias: cst.CSTNode, full: str) -> str:
+    """What the bound name holds: ``import a.b`` binds the package ``a``, ``import a.b as c`` binds ``a.b``."""
+    if isinstance(node, cst.Import) and isinstance(alias, cst.ImportAlias) and alias.asname is None:
+        return full.split(".")[0]
+    return full
+
+
 class _Binder(cst.CSTVisitor):
     """Records, for each assigned ``Name`` node, the expressions assigned to it (``None``: unknown)."""
 
@@ -195,7 +202,8 @@ class Resolver:
             return {f"builtins.{name}"}
         target = getattr(assignment, "node", None)
         if isinstance(target, (cst.Import, cst.ImportFrom)):
-            return {full for _, full, bound in import_symbols(target) if bound == name} or {UNKNOWN}
+            return {_bound_value(target, alias, full) for alias, full, bound in import_symbols(target)
+                    if bound == name} or {UNKNOWN}
         if isinstance(target, cst.Param):
             default = set(self.resolve(target.default)) if target.default is not None else set()
             return default | {UNKNOWN}

@@ -8,6 +8,7 @@ the stable ids of ``properties.RULES``.
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -91,7 +92,8 @@ _ANY_BASE: Mapping[str, str] = {
     "__builtins__": "dynamic-lookup", "__code__": "dynamic-code", "__import__": "dynamic-import",
 }
 
-# Attribute names hostile on a base the resolver cannot name (``self.os_mod.system``).
+# Attribute names hostile on a base the resolver cannot name (``self.os_mod.system``) or on a
+# module outside the standard library, whose wrappers the checker does not know.
 _UNRESOLVED: tuple[tuple[str, str], ...] = (
     *((n, "subprocess") for n in ("system", "popen", "fork", "forkpty", "exec[lv]*", "spawn[lv]*",
                                   "posix_spawn*", "Popen", "check_output", "check_call", "getoutput",
@@ -158,7 +160,7 @@ class Rulebook:
         found = self._known(symbol, import_time) if is_known(symbol) else []
         if attr in _ANY_BASE and "." in symbol:
             found.append(Hit(_ANY_BASE[attr], "any-base"))
-        if not is_known(symbol) or symbol.startswith("."):
+        if not is_known(symbol) or symbol.split(".")[0] not in sys.stdlib_module_names:
             found += [Hit(rule, "unresolved") for pattern, rule in _UNRESOLVED
                       if "." in symbol and fnmatch.fnmatchcase(attr, pattern)]
         return list(dict.fromkeys(found))

@@ -37,7 +37,8 @@ class Finding:
 
 def scan(source: str, rulebook: Rulebook) -> tuple[Finding, ...]:
     """Every finding in ``source``, in line order.  Raises ``libcst.ParserSyntaxError``."""
-    wrapper = meta.MetadataWrapper(cst.parse_module(source))
+    # The module was parsed just now and is never shared, so libcst's defensive deep copy is waste.
+    wrapper = meta.MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
     scanner = _Scanner(wrapper, rulebook)
     wrapper.module.visit(scanner)
     unique = {(f.rule, f.symbol, f.scope, f.line): f for f in scanner.findings}
@@ -58,11 +59,13 @@ class _Scanner(cst.CSTVisitor):
     def __init__(self, wrapper: meta.MetadataWrapper, rulebook: Rulebook) -> None:
         self._module = wrapper.module
         self._rules = rulebook
+        found = wrapper.resolve_many([meta.PositionProvider, meta.ExpressionContextProvider,
+                                      meta.ParentNodeProvider, meta.ScopeProvider])
+        self._lines = found[meta.PositionProvider]
+        self._context = found[meta.ExpressionContextProvider]
+        self._parents = found[meta.ParentNodeProvider]
+        self._scopes = found[meta.ScopeProvider]
         self._names = Resolver(wrapper)
-        self._lines = wrapper.resolve(meta.PositionProvider)
-        self._context = wrapper.resolve(meta.ExpressionContextProvider)
-        self._parents = wrapper.resolve(meta.ParentNodeProvider)
-        self._scopes = wrapper.resolve(meta.ScopeProvider)
         self._inner: set[int] = set()
         self._attrs: set[int] = set()
         self.findings: list[Finding] = []
@@ -182,6 +185,9 @@ class _Scanner(cst.CSTVisitor):
     def _message(self, hit: Hit, text: str, symbol: str, verb: str = "resolves to") -> str:
         summary = RULES[hit.rule].summary
         attr = symbol.rsplit(".", 1)[-1]
+        if hit.why == "unresolved" and is_known(symbol):
+            base = symbol.rsplit(".", 1)[0]
+            return f"`{text}` uses `.{attr}` on `{base}`, whose contents the checker does not know; that name {summary}"
         if hit.why == "unresolved":
             return f"`{text}` uses `.{attr}` on a value the checker cannot resolve; that name {summary}"
         if hit.why == "any-base":

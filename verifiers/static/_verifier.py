@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
@@ -77,11 +78,21 @@ def _policy(obligation: Obligation, context: Context) -> Evidence:
     try:
         new = scan(after, rulebook)
     except cst.ParserSyntaxError as error:
-        return Evidence(Level.UNKNOWN, _NAME, f"{path}:{error.raw_line}: cannot parse the new version "
-                        f"({error.message}); fix the syntax error first")
+        line, why = _syntax_error(after, path, error)
+        return Evidence(Level.UNKNOWN, _NAME, f"{path}:{line}: cannot parse the new version ({why}); "
+                        "fix the syntax error first")
     old, note = _old_findings(context.before.get(path), rulebook)
     introduced = _introduced(new, old, after, context.before.get(path) or "")
     return _judge(path, introduced, context, note + _preexisting(new, introduced))
+
+
+def _syntax_error(source: str, path: str, error: cst.ParserSyntaxError) -> tuple[int, str]:
+    """Python's own line and message where it has one; libcst points at the next token."""
+    try:
+        ast.parse(source, path)
+    except SyntaxError as python:
+        return python.lineno or error.raw_line, python.msg
+    return error.raw_line, error.message
 
 
 def _old_findings(before: str | None, rulebook: Rulebook) -> tuple[tuple[Finding, ...], str]:
