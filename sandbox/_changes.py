@@ -220,6 +220,8 @@ class _Collector:
             codes = [textwrap.dedent(self._code(node).strip("\n")) for _, node in members]
             tree = ast.parse("\n".join(codes))
             dump = ast.dump(tree)
+            if all(k is DefKind.IMPORT for k, _ in members):
+                dump = _import_binding(tree, qualname.rpartition(".")[2])
             self._found[qualname] = Definition(
                 qualname, kind, "\n".join(codes), (spans[0][0], spans[-1][1]), dump, dump,
                 _reads(tree), _attribute_reads(tree), own_source="\n".join(codes),
@@ -279,6 +281,19 @@ def _bound_names(code: str) -> tuple[str, ...]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.append(node.name)
     return tuple(dict.fromkeys(names))
+
+
+def _import_binding(tree: ast.AST, name: str) -> str:
+    """What the import statements bind ``name`` to, so splitting or reordering imports is cosmetic."""
+    bound = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bound += [f"import {a.name}" + (f" as {a.asname}" if a.asname else "")
+                      for a in node.names if (a.asname or a.name.split(".")[0]) == name]
+        elif isinstance(node, ast.ImportFrom):
+            source = "." * node.level + (node.module or "")
+            bound += [f"from {source} import {a.name}" for a in node.names if (a.asname or a.name) == name]
+    return "; ".join(bound)
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:

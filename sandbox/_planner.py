@@ -128,7 +128,15 @@ _MODULE_HOOKS = frozenset({"__getattr__", "__dir__"})
 
 
 def _for_change(change: Change, spec: Property | None, bounded: set[str]) -> Obligation | None:
-    if change.change is ChangeKind.COSMETIC or change.kind is DefKind.IMPORT:
+    if change.change is ChangeKind.COSMETIC:
+        return None
+    if change.kind is DefKind.IMPORT:
+        if change.change is ChangeKind.MODIFIED and _is_public(change.target):
+            return _obligation(change, Kind.UNANALYSABLE, (),
+                               f"the import bound to {change.target} changed, and other modules may import it from "
+                               f"here (`from {change.target.rpartition('.')[0]} import "
+                               f"{change.target.rpartition('.')[2]}`); the gate cannot compare the two objects: "
+                               "import the new object under a new name instead")
         return None
     if change.kind is DefKind.MODULE_CODE:
         if change.change is ChangeKind.ADDED and change.target.endswith(".<main block>"):

@@ -227,3 +227,15 @@ def test_changing_a_constant_is_modified_exactly_when_the_value_changes(old: int
         assert result == {}
     else:
         assert result == {"pkg.model.K": (ChangeKind.MODIFIED, ()), "pkg.model.f": (ChangeKind.MODIFIED, ("pkg.model.K",))}
+
+
+def test_splitting_or_reordering_imports_is_cosmetic():
+    before = "import os, sys\nfrom math import sqrt, pi\n\ndef f(x: float) -> float:\n    return sqrt(x) + pi\n"
+    after = "import sys\nimport os\nfrom math import pi\nfrom math import sqrt\n\ndef f(x: float) -> float:\n    return sqrt(x) + pi\n"
+    assert {c.change for c in diff(before, after)} <= {ChangeKind.COSMETIC}
+
+
+def test_rebinding_an_imported_name_is_modified():
+    before = "from math import sqrt\n"
+    after = "from cmath import sqrt\n"
+    assert changed(before, after) == {"pkg.model.sqrt": (ChangeKind.MODIFIED, ())}

@@ -309,3 +309,13 @@ def test_classmethod_drops_cls_and_staticmethod_keeps_its_first_parameter(make_r
     verdict = Gate.from_repo(root).check(patch)
     routes = {o.obligation.target: o.obligation.route for o in verdict.outcomes}
     assert routes["c.C.make"] == ("smt", "pbt") and routes["c.C.twice"] == ("smt", "pbt")
+
+
+def test_changing_a_public_re_export_is_unanalysable_but_a_private_alias_follows_its_readers(make_repo):
+    root = make_repo({"pkg/__init__.py": "from pkg.ops import clip\n", "pkg/ops.py": "def clip(x: int) -> int:\n    return x\n",
+                      "pkg/fast.py": "def clip(x: int) -> int:\n    return x\n"})
+    gate = Gate.from_repo(root)
+    public = gate.check(Patch.from_files({"pkg/__init__.py": "from pkg.fast import clip\n"}))
+    assert not public.accepted and "import bound to pkg.clip changed" in public.failures[0].evidence.detail
+    private = gate.check(Patch.from_files({"pkg/__init__.py": "from pkg.ops import clip\nfrom pkg.fast import clip as _c\n"}))
+    assert private.accepted, private.summary()

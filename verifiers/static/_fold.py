@@ -66,7 +66,7 @@ class Folder:
             return self._concat([node.left, node.right])
         if isinstance(node, cst.FormattedString):
             return self._formatted(node)
-        if False:
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
             return self._concat([node.left, node.right])
         if isinstance(node, cst.Name):
             return self._name(node)

@@ -78,9 +78,10 @@ class _Binder(cst.CSTVisitor):
         if isinstance(target, cst.Name):
             self.values[target].append(value)
         elif isinstance(target, (cst.Tuple, cst.List)):
-            items = [e.value for e in value.elements] if isinstance(value, (cst.Tuple, cst.List)) else []
+            elements = value.elements if isinstance(value, (cst.Tuple, cst.List)) else ()
+            items = [e.value for e in elements]
             pairs = len(items) == len(target.elements) and not any(
-                isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements))  # type: ignore[union-attr]
+                isinstance(e, cst.StarredElement) for e in (*target.elements, *elements))
             for index, element in enumerate(target.elements):
                 self.bind(element.value, items[index] if pairs else None)
 

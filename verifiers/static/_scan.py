@@ -167,7 +167,7 @@ class _Scanner(cst.CSTVisitor):
 
     def _link(self, outer: cst.CSTNode | None, node: cst.BaseExpression, import_time: bool,
               seen: set[str]) -> None:
-        for symbol in sorted(self._names.resolve(node)):
+        for symbol in sorted(self._names.resolve(node), key=lambda s: (not is_known(s), s)):
             for hit in self._rules.hits(symbol, import_time):
                 if hit.rule in seen or self._folded_import(hit, symbol, outer, node):
                     continue
