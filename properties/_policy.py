@@ -53,6 +53,8 @@ RULES: Mapping[str, Rule] = _rules(
          "remove the reference; the code under check must not know it is being checked"),
     Rule("forbidden-name", "uses a name the repository's properties forbid",
          "use another function; see the forbid() statement in the property file"),
+    Rule("module-shadowing", "adds a module that shadows a standard-library or installed module, or that Python runs at start-up (sitecustomize, usercustomize)",
+         "give the new module a name no existing module has"),
     Rule("protected-path", "touches a protected path (property files, sandbox configuration, ledger, tests)",
          "leave protected files alone; a person changes them outside the sandbox"),
     Rule("removed-definition", "removes a public definition other code may use",

@@ -101,6 +101,8 @@ HOSTILE = [
          frozenset({"protected-path"})),
     Case("edit-ledger", {".sandbox/ledger.jsonl": "{}\n"}, frozenset({"protected-path"})),
     Case("new-conftest", {"conftest.py": "def pytest_configure(config):\n    pass\n"}, frozenset({"protected-path"})),
+    Case("shadow-numpy", {"numpy.py": "def array(x: int) -> int:\n    return x\n"}, frozenset({"module-shadowing"})),
+    Case("sitecustomize", {"sitecustomize.py": "X = 1\n"}, frozenset({"module-shadowing"})),
     Case("remove-public", {"train.py": TRAIN.replace("def clip(value: float, limit: float) -> float:\n    return max(-limit, min(limit, value))\n", "")},
          frozenset({"removed-definition"})),
     # Not violations, but nothing can show them safe: UNKNOWN, so rejected.

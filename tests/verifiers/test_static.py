@@ -17,7 +17,7 @@ from verifiers.static import StaticPolicy
 
 CORPUS = Path(__file__).parent / "static_corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.py"))
-FILE_RULES = {"protected-path", "removed-definition"}
+FILE_RULES = {"protected-path", "removed-definition", "module-shadowing"}
 
 
 def expected_rules(path: Path) -> set[str]:
@@ -418,3 +418,24 @@ def test_verdict_depends_only_on_what_the_patch_adds(prefix: list[str], hostile:
     added = "import os\ndef g():\n    return os.popen('id')\n" if hostile else "def g():\n    return 2\n"
     evidence = check(base + added, before=base)
     assert rules_of(evidence) == ({"subprocess"} if hostile else set())
+
+
+@pytest.mark.parametrize("path, why", [
+    ("numpy.py", "installed module `numpy`"),
+    ("math.py", "standard-library module `math`"),
+    ("src/json/__init__.py", "standard-library module `json`"),
+    ("tools/sitecustomize.py", "start-up"),
+])
+def test_new_module_shadowing_another_is_a_violation(path, why):
+    evidence = check("x = 1\n", path=path)
+    assert evidence.level is Level.VIOLATION
+    assert [v.rule for v in evidence.violations] == ["module-shadowing"] and why in evidence.violations[0].message
+
+
+@pytest.mark.parametrize("path", ["train_utils.py", "pkg/logging.py", "mypkg/__init__.py"])
+def test_new_modules_with_their_own_names_or_inside_packages_pass(path):
+    assert check("x = 1\n", path=path).level is Level.PASSED
+
+
+def test_editing_an_existing_module_named_like_another_is_not_shadowing_anew():
+    assert check("x = 2\n", before="x = 1\n", path="math.py").level is Level.PASSED

@@ -12,6 +12,7 @@ from properties import RULES, Kind, Obligation
 from verifiers._contract import Context, Evidence, Level, Verifier, Violation
 from verifiers.static._rules import SOURCE_RULES, Rulebook
 from verifiers.static._scan import Finding, scan
+from verifiers.static._shadow import shadowed_module
 
 __all__ = ["StaticPolicy"]
 
@@ -83,6 +84,9 @@ def _policy(obligation: Obligation, context: Context) -> Evidence:
                         "fix the syntax error first")
     old, note = _old_findings(context.before.get(path), rulebook)
     introduced = _introduced(new, old, after, context.before.get(path) or "")
+    shadowing = shadowed_module(path) if path not in context.before else None
+    if shadowing:
+        introduced.insert(0, Finding("module-shadowing", path, "<module>", 1, shadowing))
     return _judge(path, introduced, context, note + _preexisting(new, introduced))
 
 
