@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Sequence
 
 from sandbox._errors import SandboxError
-from sandbox._gate import Gate
+from sandbox._gate import Gate, open_state, recover_interrupted
 from sandbox._patch import Patch
 from sandbox._report import FORMATS, render
 from sandbox._verdict import Verdict
@@ -143,8 +143,7 @@ def _apply_verdict(gate: Gate, verdict: Verdict, args: argparse.Namespace, stdou
 
 
 def _log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    gate = Gate.from_repo(args.repo)
-    ledger = gate.ledger
+    root, config, ledger = open_state(args.repo)
     if args.verify:
         result = ledger.verify(expect_head=args.expect_head)
         if args.format == "json":
@@ -163,7 +162,7 @@ def _log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
                           for e in entries], indent=2), file=stdout)
         return ExitCode.ACCEPTED
     if not entries:
-        print(f"the ledger in {gate.state_dir} is empty: nothing has been applied yet", file=stdout)
+        print(f"the ledger in {root / config.ledger} is empty: nothing has been applied yet", file=stdout)
     for e in entries:
         print(f"#{e.seq:<4} {e.time}  {e.kind:<8} {_entry_summary(e.record)}", file=stdout)
     return ExitCode.ACCEPTED
@@ -180,7 +179,8 @@ def _entry_summary(record: object) -> str:
 
 
 def _recover(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    outcome = Gate.from_repo(args.repo).recover()
+    root, config, _ = open_state(args.repo)
+    outcome = recover_interrupted(root, config)
     print(f"interrupted apply {outcome}" if outcome else "nothing to recover", file=stdout)
     return ExitCode.ACCEPTED
 

@@ -25,7 +25,7 @@ from sandbox._patch import Patch
 from sandbox._planner import plan
 from sandbox._verdict import Certificate, Outcome, Verdict, sha256
 
-__all__ = ["Gate"]
+__all__ = ["Gate", "open_state", "recover_interrupted"]
 
 
 class Gate:
@@ -118,7 +118,7 @@ class Gate:
         self.record(verdict)
         writes = [FileWrite(f.path, sha256(f.before), f.after) for f in verdict.files]
         apply_atomically(self.root, writes, state_dir=self.state_dir)
-        approver = approved_by or f"auto ({self.config.apply} mode)"
+        approver = approved_by or f"the gate (apply = {self.config.apply!r})"
         return self.ledger.append("apply", {
             "certificate": verdict.certificate.to_json(), "approved_by": approver,
             "user": _user(), "files": [w.path for w in writes],
@@ -126,10 +126,7 @@ class Gate:
 
     def recover(self) -> str | None:
         """Complete or roll back an interrupted apply, recording what happened."""
-        outcome = recover(self.root, self.state_dir)
-        if outcome is not None:
-            self.ledger.append("recover", {"outcome": outcome, "user": _user()})
-        return outcome
+        return recover_interrupted(self.root, self.config)
 
     def _may_apply(self, verdict: Verdict, approved_by: str | None) -> None:
         if Path(verdict.repo) != self.root:
@@ -158,6 +155,28 @@ class Gate:
         if obligation.kind.behavioural and self.config.require == "proven":
             return level is Level.PROVEN
         return level in (Level.PROVEN, Level.PASSED)
+
+
+def open_state(path: str | os.PathLike[str]) -> tuple[Path, Config, Ledger]:
+    """The repository root, its configuration and its ledger, without running the property files.
+
+    ``sandbox log`` and ``sandbox recover`` use this, so a broken property file can never
+    stand in the way of reading the ledger or repairing an interrupted apply.
+    """
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise GateError(f"{path}: not a directory; pass the repository root (--repo DIR)")
+    config = load_config(root)
+    return root, config, Ledger(root / config.ledger)
+
+
+def recover_interrupted(root: Path, config: Config) -> str | None:
+    """Complete or roll back an interrupted apply in ``root`` and record the outcome in the ledger."""
+    state_dir = root / config.ledger
+    outcome = recover(root, state_dir)
+    if outcome is not None:
+        Ledger(state_dir).append("recover", {"outcome": outcome, "user": _user()})
+    return outcome
 
 
 def _run_route(obligation: Obligation, context: Context) -> Evidence:

@@ -29,7 +29,8 @@ def render_text(verdict: Verdict, *, colour: bool = False) -> str:
     paint = (lambda text, code: f"\x1b[{code}m{text}\x1b[0m") if colour else (lambda text, code: text)
     files = ", ".join(d.path for d in verdict.changes.files)
     status = paint("ACCEPTED", "32;1") if verdict.accepted else paint("REJECTED", "31;1")
-    lines = [f"sandbox check: {status}  ({files}; {len(verdict.outcomes)} obligations; {verdict.seconds:.2f} s)", ""]
+    count = len(verdict.outcomes)
+    lines = [f"sandbox check: {status}  ({files}; {count} obligation{'s' * (count != 1)}; {verdict.seconds:.2f} s)", ""]
     lines += _changed_section(verdict)
     lines += ["", "Checked"]
     for outcome in verdict.outcomes:

@@ -192,3 +192,22 @@ def test_python_dash_m_sandbox_works(repo, tmp_path):
     result = subprocess.run([sys.executable, "-m", "sandbox", "check", "--repo", str(repo),
                              "--patch", patch_file(tmp_path, RETUNE)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_log_and_recover_work_even_when_the_property_file_is_broken(repo, tmp_path):
+    assert run("apply", patch_file(tmp_path, RETUNE), "--repo", str(repo))[0] == 0
+    (repo / "sandbox_properties.py").write_text("raise RuntimeError('broken')\n")
+    code, out, _ = run("log", "--verify", "--repo", str(repo))
+    assert code == 0 and "ledger intact" in out
+    code, out, _ = run("recover", "--repo", str(repo))
+    assert (code, out) == (0, "nothing to recover\n")
+    code, _, err = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, RETUNE))
+    assert code == 2 and "sandbox_properties.py:1" in err and "RuntimeError" in err
+
+
+def test_log_of_a_repository_with_no_ledger(repo):
+    code, out, _ = run("log", "--repo", str(repo))
+    assert code == 0 and "empty" in out
+    code, out, _ = run("log", "--verify", "--repo", str(repo))
+    assert code == 0 and out.startswith("ledger intact: 0 entries")
+    assert not (repo / ".sandbox").exists()
