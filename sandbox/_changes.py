@@ -13,8 +13,11 @@ the cost follows the size of the change, not of the repository.
 from __future__ import annotations
 
 import ast
+import codecs
 import enum
+import io
 import textwrap
+import tokenize
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -125,12 +128,34 @@ def _analyse_file(change: FileChange) -> FileDiff:
     if not change.path.endswith(".py"):
         return FileDiff(change.path, status, None)
     module = module_name(change.path)
+    for side in (change.before, change.after):
+        _require_utf8_source(side, change.path)
     old = _definitions(change.before_text, change.path, module) if change.before is not None else {}
     new = _definitions(change.after_text, change.path, module) if change.after is not None else {}
     return FileDiff(change.path, status, module, _compare(change.path, module, old, new))
 
 
 # ---------------------------------------------------------------- collecting
+
+
+def _require_utf8_source(data: bytes | None, path: str) -> None:
+    """Refuse a coding cookie other than UTF-8.
+
+    The gate reads source as UTF-8, but Python decodes a file by its cookie: under
+    ``# coding: utf-7`` the comment ``+AAo-os.system(...)`` is a newline and a call.
+    """
+    if data is None:
+        return
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        raise PatchError(f"has an invalid encoding declaration: {error}", path=path) from None
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+        raise PatchError(
+            f"declares the source encoding {encoding!r}; the gate analyses Python source as UTF-8, and a "
+            "file Python would decode differently could hide code from it: remove the coding declaration",
+            path=path,
+        )
 
 
 def _definitions(text: str | None, path: str, module: str) -> dict[str, Definition]:

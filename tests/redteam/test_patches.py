@@ -103,6 +103,8 @@ HOSTILE = [
     Case("new-conftest", {"conftest.py": "def pytest_configure(config):\n    pass\n"}, frozenset({"protected-path"})),
     Case("shadow-numpy", {"numpy.py": "def array(x: int) -> int:\n    return x\n"}, frozenset({"module-shadowing"})),
     Case("sitecustomize", {"sitecustomize.py": "X = 1\n"}, frozenset({"module-shadowing"})),
+    Case("breakpoint-hook", {"train.py": helper("breakpoint()\nreturn x")}, frozenset({"dynamic-code"})),
+    Case("fullwidth-eval", {"train.py": helper("return \uff45\uff56\uff41\uff4c('x')")}, frozenset({"dynamic-code"})),
     Case("remove-public", {"train.py": TRAIN.replace("def clip(value: float, limit: float) -> float:\n    return max(-limit, min(limit, value))\n", "")},
          frozenset({"removed-definition"})),
     # Not violations, but nothing can show them safe: UNKNOWN, so rejected.
@@ -160,6 +162,8 @@ MALFORMED = {
     "syntax-error": lambda root: {"files": {"train.py": "def broken(:\n"}},
     "ambiguous-edit": lambda root: {"edits": [{"path": "train.py", "old_str": "return", "new_str": "return 0 or"}]},
     "missing-edit": lambda root: {"edits": [{"path": "train.py", "old_str": "not there", "new_str": "x"}]},
+    "utf7-cookie": lambda root: {"files": {"train.py": "# -*- coding: utf-7 -*-\n" + TRAIN.lstrip("\n")
+                                           + "# +AAo-os.system('id')\n"}},
     "nothing": lambda root: {"files": {"train.py": TRAIN.lstrip("\n")}},
 }
 

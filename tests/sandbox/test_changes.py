@@ -239,3 +239,15 @@ def test_rebinding_an_imported_name_is_modified():
     before = "from math import sqrt\n"
     after = "from cmath import sqrt\n"
     assert changed(before, after) == {"pkg.model.sqrt": (ChangeKind.MODIFIED, ())}
+
+
+@pytest.mark.parametrize("cookie", ["# -*- coding: utf-7 -*-", "# vim: set fileencoding=latin-1 :"])
+def test_a_coding_cookie_other_than_utf8_is_refused(cookie):
+    hidden = f"{cookie}\ndef f(x: int) -> int:\n    return x  # +AAo-import os+ADs-os.system('id')\n"
+    with pytest.raises(PatchError, match="source encoding"):
+        analyse([FileChange("m.py", b"def f(x: int) -> int:\n    return x\n", hidden.encode())])
+
+
+def test_an_explicit_utf8_cookie_is_fine():
+    text = "# -*- coding: utf-8 -*-\ndef f(x: int) -> int:\n    return x\n"
+    assert analyse([FileChange("m.py", None, text.encode())]).files[0].changes

@@ -24,7 +24,9 @@ _TABLE: Mapping[str, tuple[str, ...]] = {
         "builtins.eval", "builtins.exec", "builtins.compile", "types.CodeType", "types.FunctionType",
         "types.LambdaType", "marshal.load", "marshal.loads", "pickle.load", "pickle.loads",
         "pickle.Unpickler", "dill.load*", "cloudpickle.load*", "codeop", "code.interact",
-        "code.Interactive*", "code.compile_command", "yaml.unsafe_load*"),
+        "code.Interactive*", "code.compile_command", "yaml.unsafe_load*",
+        # breakpoint() calls sys.breakpointhook, which imports whatever PYTHONBREAKPOINT names.
+        "builtins.breakpoint", "sys.breakpointhook"),
     "dynamic-import": (
         "builtins.__import__", "importlib.*", "imp", "zipimport", "runpy", "sys.meta_path",
         "sys.path_hooks", "sys.path_importer_cache"),
@@ -49,7 +51,8 @@ _TABLE: Mapping[str, tuple[str, ...]] = {
                               "copy_file_range")),
         *(f"pathlib.*.{n}" for n in ("write_text", "write_bytes", "touch", "unlink", "rmdir", "mkdir",
                                      "symlink_to", "hardlink_to", "chmod", "rename", "replace")),
-        "shutil.*", "tempfile.*", "torch.save", "numpy.save", "numpy.savez", "numpy.savez_compressed",
+        "shutil.*", "tempfile.*", "sqlite3.connect", "shelve.open", "dbm.open", "dbm.*.open",
+        "logging.FileHandler", "logging.handlers.*FileHandler", "torch.save", "numpy.save", "numpy.savez", "numpy.savez_compressed",
         "numpy.savetxt", "jax.numpy.save*"),
     "module-mutation": tuple(f"{base}.{m}" for base in ("sys.modules", "sys.path", "sys.meta_path",
                                                         "sys.path_hooks", "*.__dict__") for m in _MUTATORS),
@@ -57,7 +60,10 @@ _TABLE: Mapping[str, tuple[str, ...]] = {
     "process-control": (
         "os._exit", "os.abort", "os.kill", "os.killpg", "signal.*", "atexit.*", "resource.setrlimit",
         "resource.prlimit", "sys.settrace", "sys.setprofile", "sys.addaudithook", "sys.monitoring",
-        "threading.settrace*", "threading.setprofile*", "_thread.interrupt_main"),
+        "threading.settrace*", "threading.setprofile*", "_thread.interrupt_main",
+        # Process-wide state the harness depends on.
+        "os.chdir", "os.fchdir", "os.umask", "os.set*", "os.nice", "sys.setrecursionlimit",
+        "sys.setswitchinterval"),
     "introspection": (
         "inspect.stack", "inspect.currentframe", "inspect.getouterframes", "inspect.getinnerframes",
         "inspect.getframeinfo", "inspect.trace", "sys._getframe", "sys._current_frames",
@@ -112,7 +118,9 @@ _HARNESS = frozenset({"hypothesis", "pytest", "_pytest", "z3", "crosshair", "san
 _HARNESS_PREFIXES = ("PYTEST_", "HYPOTHESIS_", "SANDBOX_", "hypothesis.", "pytest.", "_pytest.", "z3.",
                      "crosshair.", "sandbox.", "verifiers.", "properties.", "selfmod_sandbox.")
 
-OPENERS = frozenset({"builtins.open", "io.open", "codecs.open", "os.fdopen", "io.FileIO"})
+OPENERS = frozenset({"builtins.open", "io.open", "codecs.open", "os.fdopen", "io.FileIO", "tarfile.open",
+                     "tarfile.TarFile", "zipfile.ZipFile", "gzip.open", "gzip.GzipFile", "bz2.open",
+                     "bz2.BZ2File", "lzma.open", "lzma.LZMAFile"})
 
 SOURCE_RULES = tuple(sorted({*_TABLE, *_IMPORT_TIME, "forbidden-name"}))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import libcst as cst
@@ -38,11 +39,22 @@ class Finding:
 def scan(source: str, rulebook: Rulebook) -> tuple[Finding, ...]:
     """Every finding in ``source``, in line order.  Raises ``libcst.ParserSyntaxError``."""
     # The module was parsed just now and is never shared, so libcst's defensive deep copy is waste.
-    wrapper = meta.MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    module = cst.parse_module(source)
+    if not source.isascii():
+        module = module.visit(_NfkcNames())
+    wrapper = meta.MetadataWrapper(module, unsafe_skip_copy=True)
     scanner = _Scanner(wrapper, rulebook)
     wrapper.module.visit(scanner)
     unique = {(f.rule, f.symbol, f.scope, f.line): f for f in scanner.findings}
     return tuple(sorted(unique.values(), key=lambda f: (f.line, f.rule, f.symbol)))
+
+
+class _NfkcNames(cst.CSTTransformer):
+    """Python NFKC-normalises identifiers (PEP 3131): ``ｅｖａｌ`` *is* ``eval`` to the interpreter."""
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+        normal = unicodedata.normalize("NFKC", updated_node.value)
+        return updated_node if normal == updated_node.value else updated_node.with_changes(value=normal)
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:

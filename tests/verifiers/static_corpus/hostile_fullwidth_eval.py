@@ -1,0 +1,3 @@
+# expect: dynamic-code
+def step(s):
+    return ｅｖａｌ(s)  # Python NFKC-normalises this identifier to `eval`
