@@ -250,6 +250,7 @@ class _Collector:
             self._found[qualname] = Definition(
                 qualname, kind, "\n".join(codes), (spans[0][0], spans[-1][1]), dump, dump,
                 _reads(tree), _attribute_reads(tree), own_source="\n".join(codes),
+                class_bases=self._bases.get(qualname.rpartition(".")[0], ()),
             )
         return self._found
 

@@ -85,16 +85,24 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         return ExitCode.ACCEPTED if exit_.code == 0 else ExitCode.ERROR
     try:
         return _COMMANDS[args.command](args, stdout, stderr)
-    except SandboxError as error:
+    except (SandboxError, OSError) as error:
         print(f"sandbox {args.command}: error: {error}", file=stderr)
+        _json_error(args, error, stdout)
         return ExitCode.ERROR
-    except OSError as error:
-        print(f"sandbox {args.command}: error: {error}", file=stderr)
-        return ExitCode.ERROR
-    except Exception:  # noqa: BLE001 - a crash of the gate must never read as accepted or rejected
+    except Exception as error:  # noqa: BLE001 - a crash of the gate must never read as accepted or rejected
         print(f"sandbox {args.command}: internal error (a bug in the sandbox; please report it):\n"
               f"{traceback.format_exc()}", file=stderr)
+        _json_error(args, error, stdout)
         return ExitCode.ERROR
+
+
+def _json_error(args: argparse.Namespace, error: BaseException, stdout: IO[str]) -> None:
+    """With ``--format json`` a failure is still one JSON object on stdout, so CI can parse it."""
+    if getattr(args, "format", None) != "json" or getattr(args, "output", None):
+        return
+    detail = {"type": type(error).__name__, "message": str(error)}
+    detail.update({k: getattr(error, k) for k in ("path", "hunk", "line") if getattr(error, k, None) is not None})
+    stdout.write(json.dumps({"accepted": False, "error": detail}, indent=2) + "\n")
 
 
 def console_main() -> None:

@@ -83,45 +83,46 @@ def _python_file(diff: FileDiff, by_target: dict[str, Property], bounded: set[st
                         ("static",))] if diff.status != "deleted" else []
     classes = {c.target: c for c in diff.changes if c.kind is DefKind.CLASS}
     for change in diff.changes:
-        obligation = _implicit_member(change, classes) or _for_change(change, by_target.get(change.target), bounded)
+        obligation = (_implicit_member(change, diff.module, classes)
+                      or _for_change(change, by_target.get(change.target), bounded))
         if obligation is not None:
             found.append(obligation)
     return found
 
 
-def _implicit_member(change: Change, classes: dict[str, Change]) -> Obligation | None:
+def _implicit_member(change: Change, module: str, classes: dict[str, Change]) -> Obligation | None:
     """An added or removed member that existing code may reach without naming it.
 
-    Python calls dunder methods implicitly (``a + b``, ``==``, ``del``), a module-level
-    ``__getattr__`` answers every missing attribute, and a method added to (or dropped
+    Python calls dunder members implicitly (``a + b``, ``==``, ``del``), a module-level
+    ``__getattr__`` answers every missing attribute, and a member added to (or dropped
     from) a class with base classes may override (or expose) an inherited one.  Any of
     these changes every caller, and no caller's source changes with it.
     """
-    if change.change not in (ChangeKind.ADDED, ChangeKind.REMOVED) or change.kind is not DefKind.METHOD \
-            and not (change.kind is DefKind.FUNCTION and change.target.rpartition(".")[2] in _MODULE_HOOKS):
+    if change.change not in (ChangeKind.ADDED, ChangeKind.REMOVED) or change.kind is DefKind.MODULE_CODE:
         return None
     owner, _, leaf = change.target.rpartition(".")
-    if change.kind is DefKind.FUNCTION:
-        return _obligation(change, Kind.UNANALYSABLE, (),
-                           f"{change.change.value} module-level {leaf}() changes every attribute lookup on the module")
+    if owner == module:
+        if leaf in _MODULE_HOOKS:
+            return _obligation(change, Kind.UNANALYSABLE, (),
+                               f"{change.change.value} module-level {leaf} changes every attribute lookup on the module")
+        return None
     cls = classes.get(owner)
     if cls is not None and cls.change in (ChangeKind.ADDED, ChangeKind.REMOVED):
         return None  # the class itself is new (or gone): nothing existing reached the member implicitly
     definition = change.new or change.old
     assert definition is not None
-    dunder = leaf.startswith("__") and leaf.endswith("__")
     bases = [b for b in definition.class_bases if b != "object"]
-    if dunder:
-        why = f"Python calls {leaf} implicitly, so every existing use of {owner} may change"
+    if leaf.startswith("__") and leaf.endswith("__"):
+        why = f"Python uses {leaf} implicitly, so every existing use of {owner} may change"
     elif bases:
-        why = (f"{owner} has base classes ({', '.join(bases)}), so the method may "
+        why = (f"{owner} has base classes ({', '.join(bases)}), so the member may "
                f"{'override' if change.change is ChangeKind.ADDED else 'stop overriding'} an inherited one "
                "and change every caller; the gate cannot see the base classes")
     else:
         return None
     return _obligation(change, Kind.UNANALYSABLE, (),
-                       f"method {change.change.value}: {why}; keep existing classes' members as they are, "
-                       "or put the new behaviour in a new function or class")
+                       f"{change.kind.value} {change.change.value}: {why}; keep existing classes' members as they "
+                       "are, or put the new behaviour in a new function or class")
 
 
 _MODULE_HOOKS = frozenset({"__getattr__", "__dir__"})

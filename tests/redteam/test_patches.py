@@ -175,7 +175,9 @@ def test_malformed_patches_exit_2_with_nothing_written(victim, tmp_path, name):
     patch.write_text(json.dumps(MALFORMED[name](victim)))
     before = snapshot(victim)
     code, report, err = check(victim, patch)
-    assert (code, report) == (2, None)
+    assert code == 2 and report is not None
+    assert report["accepted"] is False and set(report) == {"accepted", "error"}
+    assert report["error"]["message"] in err
     assert err.startswith("sandbox check: error:") and len(err) > 40
     assert snapshot(victim) == before
 

@@ -99,6 +99,10 @@ def test_malformed_patches_exit_2_naming_the_problem_and_write_nothing(repo, tmp
     assert code == 2 and out == ""
     assert err.startswith("sandbox check: error:")
     assert snapshot(repo) == before
+    code, out, _ = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, text), "--format", "json")
+    error = json.loads(out)["error"]
+    assert code == 2 and error["type"] in ("PatchError", "SandboxError") and error["message"]
+    assert snapshot(repo) == before
 
 
 def test_patch_from_stdin_and_json_edits(repo, monkeypatch):

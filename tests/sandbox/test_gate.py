@@ -319,3 +319,19 @@ def test_changing_a_public_re_export_is_unanalysable_but_a_private_alias_follows
     assert not public.accepted and "import bound to pkg.clip changed" in public.failures[0].evidence.detail
     private = gate.check(Patch.from_files({"pkg/__init__.py": "from pkg.ops import clip\nfrom pkg.fast import clip as _c\n"}))
     assert private.accepted, private.summary()
+
+
+@pytest.mark.parametrize("old, new", [
+    ("class Plain:\n", "class Plain:\n    __eq__ = lambda self, other: True\n\n"),
+    ("class Net(Base):\n", "class Net(Base):\n    step = staticmethod(lambda x: 0)\n\n"),
+])
+def test_class_attributes_reached_implicitly_are_unanalysable(make_repo, old, new):
+    root = make_repo({"model.py": MODEL})
+    verdict = Gate.from_repo(root).check(Patch.from_files({"model.py": (root / "model.py").read_text().replace(old, new)}))
+    assert not verdict.accepted and any(o.obligation.kind.value == "unanalysable" for o in verdict.failures)
+
+
+def test_module_level_getattr_bound_by_assignment_is_unanalysable(make_repo):
+    root = make_repo({"cfg.py": "X = 1\n"})
+    verdict = Gate.from_repo(root).check(Patch.from_files({"cfg.py": "X = 1\n__getattr__ = lambda name: 0\n"}))
+    assert not verdict.accepted and "attribute lookup" in verdict.failures[0].evidence.detail
