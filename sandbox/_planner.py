@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from properties import Bounds, Equivalent, Invariant, Kernel, Kind, Obligation, Policy, Property, path_matches
 
-from sandbox._changes import Change, ChangeKind, ChangeSet, DefKind, Definition, FileDiff
+from sandbox._changes import Change, ChangeKind, ChangeSet, FileDiff
 from sandbox._config import Config, sandbox_table
+from sandbox._definitions import DefKind, Definition
 
 __all__ = ["Plan", "plan"]
 
