@@ -49,12 +49,17 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class FileDiff:
-    """The changes in one touched file.  ``module`` is ``None`` for non-Python files."""
+    """The changes in one touched file.
+
+    ``module`` is ``None`` for non-Python files; ``names`` holds every qualified name
+    defined on either side, so properties naming the file's definitions can be checked.
+    """
 
     path: str
     status: str
     module: str | None
     changes: tuple[Change, ...] = ()
+    names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,7 @@ def _analyse_file(change: FileChange) -> FileDiff:
         require_utf8_source(side, change.path)
     old = definitions(change.before_text, change.path, module) if change.before is not None else {}
     new = definitions(change.after_text, change.path, module) if change.after is not None else {}
-    return FileDiff(change.path, status, module, _compare(change.path, module, old, new))
+    return FileDiff(change.path, status, module, _compare(change.path, module, old, new), frozenset(old) | frozenset(new))
 
 
 # ---------------------------------------------------------------- comparing

@@ -9,6 +9,7 @@ obligation no verifier can discharge — so it is rejected, with the reason.
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from properties import Bounds, Equivalent, Invariant, Kernel, Kind, Obligation, 
 
 from sandbox._changes import Change, ChangeKind, ChangeSet, FileDiff
 from sandbox._config import Config, sandbox_table
+from sandbox._errors import ConfigError
 from sandbox._definitions import DefKind, Definition
 
 __all__ = ["Plan", "plan"]
@@ -54,8 +56,25 @@ def plan(changes: ChangeSet, properties: Sequence[Property], config: Config, pol
             if note:
                 unchecked.append((diff.path, note))
         else:
+            _check_targets(diff, properties)
             obligations.extend(_python_file(diff, by_target, bounded))
     return Plan(tuple(obligations), tuple(unchecked))
+
+
+def _check_targets(diff: FileDiff, properties: Sequence[Property]) -> None:
+    """A property naming a definition of this file that exists on neither side is a typo."""
+    assert diff.module is not None
+    for prop in properties:
+        target = getattr(prop, "target", None)
+        owner = target.rpartition(".")[0] if target else ""
+        if target is None or target in diff.names or (owner != diff.module and owner not in diff.names):
+            continue
+        close = difflib.get_close_matches(target, sorted(diff.names), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"the property file states {type(prop).__name__.lower()}({target!r}), but {diff.path} defines no "
+            f"{target.rpartition('.')[2]!r}{hint}; fix the property file so it checks what you meant"
+        )
 
 
 def _protection(path: str, policy: Policy, before: dict[str, str], after: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sandbox import ApplyError, Gate, GateError, Patch, StaleTreeError
+from sandbox import ApplyError, ConfigError, Gate, GateError, Patch, StaleTreeError
 from tests.conftest import snapshot
 
 TRAIN = '''
@@ -335,3 +335,21 @@ def test_module_level_getattr_bound_by_assignment_is_unanalysable(make_repo):
     root = make_repo({"cfg.py": "X = 1\n"})
     verdict = Gate.from_repo(root).check(Patch.from_files({"cfg.py": "X = 1\n__getattr__ = lambda name: 0\n"}))
     assert not verdict.accepted and "attribute lookup" in verdict.failures[0].evidence.detail
+
+
+def test_a_property_naming_a_missing_definition_of_a_touched_file_is_a_config_error(make_repo):
+    root = make_repo({"train.py": TRAIN, "sandbox_properties.py": "from properties import bounds\nbounds('train.LRR', 0, 1)\n"})
+    with pytest.raises(ConfigError, match=r"did you mean 'train.LR'"):
+        Gate.from_repo(root).check(edit(root, "LR = 3e-4", "LR = 6e-4"))
+
+
+def test_a_property_naming_a_missing_method_is_caught_but_other_modules_are_not_guessed(make_repo):
+    src = "class Net:\n    def forward(self, x: int) -> int:\n        return x\n"
+    root = make_repo({"pkg/__init__.py": src, "sandbox_properties.py":
+                      "from properties import invariant\ninvariant('pkg.Net.fwd', lambda x, out: True)\n"
+                      "invariant('pkg.sub.f', lambda x, out: True)\n"})
+    with pytest.raises(ConfigError, match=r"did you mean 'pkg.Net.forward'"):
+        Gate.from_repo(root).check(Patch.from_files({"pkg/__init__.py": src + "\nX = 1\n"}))
+    (root / "sandbox_properties.py").write_text("from properties import invariant\n"
+                                               "invariant('pkg.sub.f', lambda x, out: True)\n")
+    assert Gate.from_repo(root).check(Patch.from_files({"pkg/__init__.py": src + "\nX = 1\n"})).accepted
