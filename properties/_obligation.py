@@ -39,7 +39,9 @@ class Obligation:
     ``route`` lists the verifiers to ask, in order; the first answer that is not
     ``UNKNOWN`` decides.  ``old_source``/``new_source`` are the exact source of the
     definition on each side (``None`` where it does not exist), and the line
-    ranges are 1-based and inclusive.
+    ranges are 1-based and inclusive.  ``module`` is the dotted module the
+    target lives in (``train`` for ``train.Net.forward``), empty for file-level
+    obligations.
     """
 
     target: str
@@ -52,6 +54,7 @@ class Obligation:
     old_lines: tuple[int, int] | None = None
     new_lines: tuple[int, int] | None = None
     spec: Property | None = field(default=None, compare=False)
+    module: str = ""
 
     @property
     def line(self) -> int | None:

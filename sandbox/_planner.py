@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from properties import Bounds, Equivalent, Invariant, Kernel, Kind, Obligation, Policy, Property, path_matches
 
-from sandbox._changes import Change, ChangeKind, ChangeSet, FileDiff
+from sandbox._changes import Change, ChangeKind, ChangeSet, FileDiff, module_name
 from sandbox._config import Config, sandbox_table
 from sandbox._errors import ConfigError
 from sandbox._definitions import DefKind, Definition
@@ -266,5 +266,5 @@ def _obligation(change: Change, kind: Kind, route: tuple[str, ...], reason: str,
     return Obligation(
         change.target, kind, change.path, reason, route,
         old.source if old else None, new.source if new else None,
-        old.lines if old else None, new.lines if new else None, spec,
+        old.lines if old else None, new.lines if new else None, spec, module_name(change.path),
     )

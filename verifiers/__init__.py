@@ -5,7 +5,17 @@ Adding a verifier is one module with a ``Verifier`` subclass and one
 only through the ``Executor`` in its ``Context``.
 """
 
-from verifiers._contract import Context, Counterexample, Evidence, Executor, Level, Verifier, Violation
+from verifiers._contract import (
+    Context,
+    Counterexample,
+    Evidence,
+    Executor,
+    Level,
+    Outcome,
+    OutcomeKind,
+    Verifier,
+    Violation,
+)
 from verifiers._registry import PLANNED, available, get, register
 
 __all__ = [
@@ -15,6 +25,8 @@ __all__ = [
     "Evidence",
     "Executor",
     "Level",
+    "Outcome",
+    "OutcomeKind",
     "Verifier",
     "Violation",
     "available",

@@ -18,6 +18,8 @@ __all__ = [
     "Evidence",
     "Executor",
     "Level",
+    "Outcome",
+    "OutcomeKind",
     "Verifier",
     "Violation",
 ]
@@ -119,16 +121,52 @@ class Evidence:
         )
 
 
+class OutcomeKind(enum.Enum):
+    """How one call in a worker ended."""
+
+    RETURNED = "returned"
+    RAISED = "raised"
+    DIED = "died"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a worker reported for one call: data, never a judgement.
+
+    ``RETURNED``: ``value`` is the decoded return value (see ``verifiers._values``) and
+    ``args_after`` the arguments as they were after the call (to see mutation).
+    ``RAISED``: ``error_type`` is the exception's qualified type name, ``message`` its text.
+    ``DIED``: the worker process is gone or broke the protocol; ``error_type`` is the reason
+    (``timeout``, ``memory``, ``audit``, ``signal``, ``exit``, ``protocol``, ``startup``) and
+    ``message`` says what happened.  A death is never a pass.
+    """
+
+    kind: OutcomeKind
+    value: Any = None
+    error_type: str = ""
+    message: str = ""
+    seconds: float = 0.0
+    args_after: tuple[Any, ...] | None = None
+
+
 @runtime_checkable
 class Executor(Protocol):
     """Runs untrusted code for a verifier and returns only data.
 
     Implemented by the isolated workers in ``sandbox``; a verifier never starts a
-    process itself.  ``side`` is ``"old"`` or ``"new"``; the result is whatever the
-    worker returned (a value or an exception description), never a judgement.
+    process itself.  ``side`` is ``"old"`` or ``"new"``; ``target`` is
+    ``"module:Qual.name"``; arguments are plain data or ``Construct`` descriptions
+    (see ``verifiers._values``) that the worker builds; ``receiver``, when given, is
+    constructed first and ``target``'s last component is looked up on it.
     """
 
-    def call(self, side: str, target: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any: ...
+    @property
+    def isolation(self) -> str:
+        """The isolation layers in force, for the report (e.g. "bubblewrap, seccomp, rlimits")."""
+        ...
+
+    def call(self, side: str, target: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], *,
+             receiver: Any = None) -> Outcome: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +184,7 @@ class Context:
     seed: int = 0
     timeout: float = 30.0
     executor: Executor | None = None
+    max_examples: int = 200
 
 
 class Verifier(abc.ABC):

@@ -10,14 +10,13 @@ a function) is ``UNKNOWN``, never a guess.  Nothing is executed.
 from __future__ import annotations
 
 import ast
-import math
 import operator
-import struct
 from typing import Any
 
 from properties import Bounds, Kind, Obligation
 
 from verifiers._contract import Context, Counterexample, Evidence, Level, Verifier
+from verifiers._values import same as same_value
 
 __all__ = ["LiteralVerifier", "NotALiteral", "constant_value", "same_value"]
 
@@ -69,21 +68,6 @@ def _number(value: Any) -> int | float | complex:
     if isinstance(value, bool) or not isinstance(value, (int, float, complex)):
         raise NotALiteral(f"arithmetic on {type(value).__name__} values is not evaluated")
     return value
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equal in type and value; floats bit for bit, except that NaN equals NaN."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or struct.pack("<d", a) == struct.pack("<d", b)
-    if isinstance(a, complex):
-        return same_value(a.real, b.real) and same_value(a.imag, b.imag)
-    if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    return bool(a == b)
 
 
 class LiteralVerifier(Verifier):

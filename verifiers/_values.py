@@ -1,0 +1,206 @@
+"""The data that crosses the boundary between the trusted gate and a worker.
+
+Workers run untrusted code, so what they send back is decoded here as *data*
+only: JSON, with tagged forms for the Python values JSON lacks.  Decoding never
+imports, calls or unpickles anything, so a hostile worker can at most lie about
+a value, never run code in the gate.  Objects the codec does not know travel as
+``Opaque`` (type name plus their encoded state), and comparison happens on
+those values, never through the candidate's own ``__eq__``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import json
+import math
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Construct", "DecodeError", "Opaque", "decode", "encode", "same", "to_plain"]
+
+MAX_DEPTH = 64
+MAX_BYTES = 64 * 1024 * 1024
+
+
+class DecodeError(ValueError):
+    """The bytes are not a well-formed encoded value (a protocol violation by the sender)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """An object the codec does not know natively: its type's qualified name and its state."""
+
+    type: str
+    state: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Construct:
+    """An input a worker builds by calling ``target`` (``"module:Qual.name"``) of the tree under test.
+
+    Used for dataclasses, enums and the receiver of a method; the trusted process
+    only describes the object, the worker makes it.
+    """
+
+    target: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = field(default=())
+
+
+def encode(value: Any) -> bytes:
+    """Encode plain data (and, for unknown objects, their state) as tagged JSON bytes."""
+    return json.dumps(to_plain(value), separators=(",", ":"), allow_nan=False).encode()
+
+
+def to_plain(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
+    """The JSON-ready tagged form of ``value``."""
+    if _depth > MAX_DEPTH:
+        return {"$truncated": "too deep"}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int) and not isinstance(value, enum.Enum):
+        return value if type(value) is int else {"$object": _qualname(value), "state": int(value)}
+    if isinstance(value, float) and type(value) is float:
+        return {"$float": value.hex()}
+    if id(value) in _seen:
+        return {"$cycle": _qualname(value)}
+    seen = _seen | {id(value)}
+    down = _depth + 1
+    if type(value) is complex:
+        return {"$complex": [value.real.hex(), value.imag.hex()]}
+    if type(value) in (bytes, bytearray):
+        return {"$bytes": base64.b64encode(bytes(value)).decode(), "mutable": type(value) is bytearray}
+    if type(value) is list:
+        return [to_plain(v, down, seen) for v in value]
+    if type(value) is tuple:
+        return {"$tuple": [to_plain(v, down, seen) for v in value]}
+    if type(value) in (set, frozenset):
+        items = sorted((to_plain(v, down, seen) for v in value), key=_sort_key)
+        return {"$set" if type(value) is set else "$frozenset": items}
+    if type(value) is dict:
+        return {"$dict": [[to_plain(k, down, seen), to_plain(v, down, seen)] for k, v in value.items()]}
+    if isinstance(value, Construct):
+        return {"$construct": value.target, "args": to_plain(value.args, down, seen),
+                "kwargs": [[k, to_plain(v, down, seen)] for k, v in value.kwargs]}
+    if isinstance(value, Opaque):
+        return {"$object": value.type, "state": to_plain(value.state, down, seen)}
+    return {"$object": _qualname(value), "state": to_plain(_state(value), down, seen)}
+
+
+def _state(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, BaseException):
+        return [str(a) for a in value.args]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    try:
+        state = vars(value)
+    except TypeError:
+        return repr(value)[:200]
+    return dict(state)
+
+
+def _qualname(value: Any) -> str:
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _sort_key(plain: Any) -> str:
+    return json.dumps(plain, sort_keys=True)
+
+
+def decode(data: bytes) -> Any:
+    """Decode bytes from ``encode``; raises ``DecodeError`` on anything malformed.  Runs no code."""
+    if len(data) > MAX_BYTES:
+        raise DecodeError(f"encoded value of {len(data)} bytes exceeds the {MAX_BYTES}-byte limit")
+    try:
+        plain = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise DecodeError(f"not valid JSON: {error}") from None
+    return from_plain(plain)
+
+
+def from_plain(plain: Any, _depth: int = 0) -> Any:
+    """The value a tagged JSON form stands for."""
+    if _depth > MAX_DEPTH + 2:
+        raise DecodeError("nested too deeply")
+    if plain is None or isinstance(plain, (bool, int, str)):
+        return plain
+    if isinstance(plain, float):
+        raise DecodeError("untagged float; floats travel as {'$float': hex}")
+    if isinstance(plain, list):
+        return [from_plain(v, _depth + 1) for v in plain]
+    if not isinstance(plain, dict) or len(plain) == 0:
+        raise DecodeError(f"unexpected JSON value {plain!r:.80}")
+    return _tagged(plain, _depth + 1)
+
+
+def _tagged(plain: Mapping[str, Any], depth: int) -> Any:
+    tag = next(iter(plain))
+    try:
+        if tag == "$float":
+            return float.fromhex(plain[tag])
+        if tag == "$complex":
+            re, im = plain[tag]
+            return complex(float.fromhex(re), float.fromhex(im))
+        if tag == "$bytes":
+            raw = base64.b64decode(plain[tag], validate=True)
+            return bytearray(raw) if plain.get("mutable") else raw
+        if tag == "$tuple":
+            return tuple(from_plain(v, depth) for v in plain[tag])
+        if tag in ("$set", "$frozenset"):
+            items = [from_plain(v, depth) for v in plain[tag]]
+            return frozenset(_hashable(i) for i in items) if tag == "$frozenset" else {_hashable(i) for i in items}
+        if tag == "$dict":
+            return {_hashable(from_plain(k, depth)): from_plain(v, depth) for k, v in plain[tag]}
+        if tag == "$object":
+            return Opaque(str(plain[tag]), _hashable(from_plain(plain.get("state"), depth)))
+        if tag == "$construct":
+            kwargs = tuple((str(k), from_plain(v, depth)) for k, v in plain.get("kwargs", []))
+            return Construct(str(plain[tag]), tuple(from_plain(plain.get("args", {"$tuple": []}), depth)), kwargs)
+        if tag in ("$cycle", "$truncated"):
+            return Opaque(tag, str(plain[tag]))
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise DecodeError(f"malformed {tag} value: {error}") from None
+    raise DecodeError(f"unknown tag {tag!r}")
+
+
+def _hashable(value: Any) -> Any:
+    """Lists and dicts inside sets, keys or opaque state become tuples so they can be hashed."""
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((_hashable(k), _hashable(v)) for k, v in value.items())
+    if isinstance(value, (set, bytearray)):
+        return frozenset(value) if isinstance(value, set) else bytes(value)
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal as data: same types, floats bit for bit except NaN == NaN, containers element-wise."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, complex):
+        return same(a.real, b.real) and same(a.imag, b.imag)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return len(a) == len(b) and all(k in b and same(v, b[k]) for k, v in a.items())
+    if isinstance(a, (set, frozenset)):
+        return _sorted_plain(a) == _sorted_plain(b)
+    if isinstance(a, Opaque):
+        return a.type == b.type and same(a.state, b.state)
+    if isinstance(a, Construct):
+        return a == b
+    return bool(a == b)
+
+
+def _sorted_plain(items: Any) -> list[str]:
+    return sorted(_sort_key(to_plain(i)) for i in items)
