@@ -6,17 +6,28 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean system-deps
+
+# bubblewrap confines the worker processes that run untrusted code.  Installed where we can
+# (root with apt-get, as in CI); elsewhere the workers run with reduced isolation and say so.
+system-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 \
+	      || echo "warning: could not install bubblewrap; workers will run with reduced isolation"; \
+	  else \
+	    echo "warning: bubblewrap is not installed (apt-get install bubblewrap); workers will run with reduced isolation"; \
+	  fi; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: system-deps $(STAMP)
 	$(PY) examples/01_policy_gate/demo.py
 
-test: $(STAMP)
+test: system-deps $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)

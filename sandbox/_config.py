@@ -19,6 +19,7 @@ __all__ = ["Config", "load_config", "sandbox_table"]
 
 _REQUIRE = ("passed", "proven")
 _APPLY = ("auto", "proven", "manual")
+_ISOLATION = ("auto", "strict")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,10 @@ class Config:
     jobs: int = 1
     timeout: float = 30.0
     ledger: str = ".sandbox"
+    isolation: str = "auto"
+    max_examples: int = 200
+    call_timeout: float = 10.0
+    memory_mb: int = 4096
 
     def with_overrides(self, **overrides: Any) -> "Config":
         """A copy with the given non-``None`` settings replaced (and validated)."""
@@ -96,7 +101,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f'{where}: allow must be a table of rule id -> path globs, e.g. allow = {{ "file-write" = ["scripts/*.py"] }}')
         return {rule: _coerce("protected", globs, f"{where} allow.{rule}") for rule, globs in value.items()}
-    expected = {"require": str, "apply": str, "ledger": str, "seed": int, "jobs": int, "timeout": (int, float)}[name]
+    expected = {"require": str, "apply": str, "ledger": str, "isolation": str, "seed": int, "jobs": int,
+                "max_examples": int, "memory_mb": int, "timeout": (int, float), "call_timeout": (int, float)}[name]
     if not isinstance(value, expected) or isinstance(value, bool):
         raise ConfigError(f"{where}: {name} has the wrong type: {value!r}")
     return value
@@ -113,6 +119,13 @@ def _validated(config: Config, where: str) -> Config:
             f"{where}: allow names unknown rule(s) {', '.join(unknown_rules)}; "
             f"the rule ids are: {', '.join(sorted(RULES))}"
         )
+    if config.isolation not in _ISOLATION:
+        raise ConfigError(f"{where}: isolation must be one of {', '.join(_ISOLATION)}, got {config.isolation!r}")
+    for name in ("max_examples", "memory_mb"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{where}: {name} must be at least 1, got {getattr(config, name)}")
+    if config.call_timeout <= 0:
+        raise ConfigError(f"{where}: call_timeout must be positive, got {config.call_timeout}")
     if config.jobs < 1:
         raise ConfigError(f"{where}: jobs must be at least 1, got {config.jobs}")
     if config.timeout <= 0:

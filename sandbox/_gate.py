@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import verifiers
 from properties import DEFAULT_PROTECTED, Forbid, Obligation, Policy, Property, Protected
-from verifiers import Context, Evidence, Level
+from verifiers import Context, Evidence, Executor, Level
 
 from sandbox._apply import FileWrite, apply_atomically, pending, recover
 from sandbox._changes import analyse
@@ -81,8 +82,12 @@ class Gate:
         before = {f.path: f.before_text for f in files if f.before_text is not None}
         after = {f.path: f.after_text for f in files if f.after_text is not None}
         planned = plan(changes, self.properties, self.config, self.policy, before, after)
-        context = Context(before, after, self.policy, seed=self.config.seed, timeout=self.config.timeout)
-        outcomes = self._discharge(planned.obligations, context)
+        with self._executor(planned.obligations, before, after) as executor:
+            context = Context(before, after, self.policy, seed=self.config.seed, timeout=self.config.timeout,
+                              executor=executor, max_examples=self.config.max_examples)
+            outcomes = self._discharge(planned.obligations, context)
+            isolation = executor.isolation if executor is not None else ""
+            deaths = tuple(executor.deaths) if executor is not None else ()
         certificate = Certificate(
             patch.digest,
             tuple((f.path, sha256(f.before)) for f in files),
@@ -101,7 +106,30 @@ class Gate:
             require=self.config.require,
             seed=self.config.seed,
             seconds=time.perf_counter() - started,
+            isolation=isolation,
+            worker_deaths=deaths,
         )
+
+    @contextlib.contextmanager
+    def _executor(self, obligations: Sequence[Obligation], before: dict[str, str],
+                  after: dict[str, str]) -> Iterator[Executor | None]:
+        """Isolated workers, only when a registered verifier on some route runs code.
+
+        The workers start on the first call, so planning them costs nothing when no
+        verifier ends up running code.
+        """
+        wanted = {name for o in obligations for name in o.route} & _EXECUTING
+        if not any(verifiers.get(name) is not None for name in wanted):
+            yield None
+            return
+        from sandbox._workers import IsolatedExecutor
+
+        executor = IsolatedExecutor(self.root, before, after, timeout=self.config.call_timeout,
+                                    memory_mb=self.config.memory_mb, strict=self.config.isolation == "strict")
+        try:
+            yield executor
+        finally:
+            executor.close()
 
     def record(self, verdict: Verdict, **extra: Any) -> LedgerEntry:
         """Append ``verdict`` to the ledger (``sandbox apply`` records every verdict it reaches)."""
@@ -155,6 +183,10 @@ class Gate:
         if obligation.kind.behavioural and self.config.require == "proven":
             return level is Level.PROVEN
         return level in (Level.PROVEN, Level.PASSED)
+
+
+# Verifiers that run the code under check (the prover replays its counterexamples).
+_EXECUTING = frozenset({"pbt", "smt", "numeric"})
 
 
 def open_state(path: str | os.PathLike[str]) -> tuple[Path, Config, Ledger]:

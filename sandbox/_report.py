@@ -39,6 +39,9 @@ def render_text(verdict: Verdict, *, colour: bool = False) -> str:
         lines.append(f"  {level} {ob.kind.value:<12} {ob.target:<32} {ev.verifier:<9} {_first_sentence(ev.detail)}")
     if not verdict.outcomes:
         lines.append("  nothing: no change with behavioural or policy obligations")
+    if verdict.isolation:
+        lines += ["", f"Untrusted code ran in isolated workers: {verdict.isolation}"]
+        lines += [f"  worker died: {death}" for death in verdict.worker_deaths]
     if verdict.accepted:
         lines += ["", _accepted_line(verdict)]
     else:

@@ -68,6 +68,8 @@ class Verdict:
     require: str
     seed: int
     seconds: float
+    isolation: str = ""
+    worker_deaths: tuple[str, ...] = ()
 
     @property
     def violations(self) -> tuple[Violation, ...]:
@@ -97,6 +99,8 @@ class Verdict:
             "require": self.require,
             "seed": self.seed,
             "seconds": round(self.seconds, 6),
+            "isolation": self.isolation or None,
+            "worker_deaths": list(self.worker_deaths),
             "changes": [
                 {"target": c.target, "kind": c.kind.value, "change": c.change.value, "path": c.path,
                  "lines": list(c.lines) if c.lines else None, "because": list(c.because), "note": c.note}
