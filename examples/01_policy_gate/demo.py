@@ -13,7 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sandbox._cli import main
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _runner import check_patches, finish, run  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE / "repo"
@@ -32,20 +34,8 @@ EXPECTED = {
 }
 
 
-def run(argv: list[str]) -> int:
-    print(f"$ sandbox {' '.join(argv)}", flush=True)
-    code = main(argv)
-    print(f"(exit code {code})\n", flush=True)
-    return code
-
-
 def demo() -> int:
-    surprises = []
-    for name, expected in EXPECTED.items():
-        print(f"=== {name} ===")
-        code = run(["check", "--repo", str(REPO), "--patch", str(PATCHES / name)])
-        if code != expected:
-            surprises.append(f"{name}: exit {code}, expected {expected}")
+    surprises = check_patches(REPO, PATCHES, EXPECTED)
     print("=== applying the accepted patch to a scratch copy, then checking the ledger ===")
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "repo"
@@ -58,12 +48,8 @@ def demo() -> int:
             code = run(argv)
             if code != expected:
                 surprises.append(f"sandbox {argv[0]}: exit {code}, expected {expected}")
-    if surprises:
-        print("DEMO FAILED: " + "; ".join(surprises))
-        return 1
-    print("Demo complete: safe retune accepted and applied, hostile patch rejected with its rule, "
-          "unprovable refactor refused with the reason.")
-    return 0
+    return finish(surprises, "Demo complete: safe retune accepted and applied, hostile patch rejected with its "
+                  "rule, unprovable refactor refused with the reason.")
 
 
 if __name__ == "__main__":
