@@ -55,6 +55,8 @@ RULES: Mapping[str, Rule] = _rules(
          "use another function; see the forbid() statement in the property file"),
     Rule("module-shadowing", "adds a module that shadows a standard-library or installed module, or that Python runs at start-up (sitecustomize, usercustomize)",
          "give the new module a name no existing module has"),
+    Rule("runtime-audit", "did something forbidden when run in the worker (the audit hook saw a file write, socket, process, native call or similar)",
+         "remove the operation; the checked code must compute in-process without side effects"),
     Rule("protected-path", "touches a protected path (property files, sandbox configuration, ledger, tests)",
          "leave protected files alone; a person changes them outside the sandbox"),
     Rule("removed-definition", "removes a public definition other code may use",

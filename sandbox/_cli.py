@@ -11,6 +11,7 @@ import difflib
 import enum
 import json
 import os
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -122,7 +123,7 @@ def _check(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         _emit(verdict, args, stdout)
         return _code(verdict)
     gate = Gate.from_repo(args.repo, **_overrides(args))
-    verdict = gate.check(_read_patch(args.patch))
+    verdict = gate.check(_read_patch(args.patch), replay=_replay(args, gate))
     _emit(verdict, args, stdout)
     if verdict.accepted and args.apply:
         return _apply_verdict(gate, verdict, args, stdout, approved=False)
@@ -132,7 +133,7 @@ def _check(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 def _apply(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     gate = Gate.from_repo(args.repo, **_overrides(args))
     gate.recover()
-    verdict = gate.check(_read_patch(args.patch))
+    verdict = gate.check(_read_patch(args.patch), replay=_replay(args, gate))
     _emit(verdict, args, stdout)
     if not verdict.accepted:
         gate.record(verdict)
@@ -201,6 +202,12 @@ def _improve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 _COMMANDS = {"check": _check, "apply": _apply, "log": _log, "recover": _recover, "improve": _improve}
+
+
+def _replay(args: argparse.Namespace, gate: Gate) -> str:
+    """The check command that reproduces this run's generated inputs."""
+    return shlex.join(["sandbox", "check", "--repo", args.repo, "--patch", args.patch,
+                       "--seed", str(gate.config.seed)])
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:

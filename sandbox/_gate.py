@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import hashlib
 import os
@@ -24,7 +25,7 @@ from sandbox._ledger import Ledger, LedgerEntry
 from sandbox._loader import load_properties
 from sandbox._patch import Patch
 from sandbox._planner import plan
-from sandbox._verdict import Certificate, Outcome, Verdict, sha256
+from sandbox._verdict import Certificate, Judgement, Verdict, sha256
 
 __all__ = ["Gate", "open_state", "recover_interrupted"]
 
@@ -69,8 +70,12 @@ class Gate:
     def ledger(self) -> Ledger:
         return Ledger(self.state_dir)
 
-    def check(self, patch: Patch) -> Verdict:
-        """Judge ``patch`` against the tree as it is now.  Writes nothing, anywhere in the repository."""
+    def check(self, patch: Patch, *, replay: str | None = None) -> Verdict:
+        """Judge ``patch`` against the tree as it is now.  Writes nothing, anywhere in the repository.
+
+        ``replay`` is the command that reproduces this check (the CLI passes its own); it is
+        shown with every counterexample.
+        """
         started = time.perf_counter()
         if pending(self.state_dir):
             raise GateError(
@@ -85,7 +90,8 @@ class Gate:
         with self._executor(planned.obligations, before, after) as executor:
             context = Context(before, after, self.policy, seed=self.config.seed, timeout=self.config.timeout,
                               executor=executor, max_examples=self.config.max_examples)
-            outcomes = self._discharge(planned.obligations, context)
+            outcomes = _with_replay(self._discharge(planned.obligations, context),
+                                    replay or f"Gate.from_repo({str(self.root)!r}, seed={self.config.seed}).check(patch)")
             isolation = executor.isolation if executor is not None else ""
             deaths = tuple(executor.deaths) if executor is not None else ()
         certificate = Certificate(
@@ -169,10 +175,10 @@ class Gate:
                 "diff, then run `sandbox apply PATCH --approve`"
             )
 
-    def _discharge(self, obligations: Sequence[Obligation], context: Context) -> tuple[Outcome, ...]:
-        def one(obligation: Obligation) -> Outcome:
+    def _discharge(self, obligations: Sequence[Obligation], context: Context) -> tuple[Judgement, ...]:
+        def one(obligation: Obligation) -> Judgement:
             evidence = _run_route(obligation, context)
-            return Outcome(obligation, evidence, self._meets(obligation, evidence.level))
+            return Judgement(obligation, evidence, self._meets(obligation, evidence.level))
 
         if self.config.jobs > 1 and len(obligations) > 1:
             with ThreadPoolExecutor(max_workers=self.config.jobs) as pool:
@@ -209,6 +215,17 @@ def recover_interrupted(root: Path, config: Config) -> str | None:
     if outcome is not None:
         Ledger(state_dir).append("recover", {"outcome": outcome, "user": _user()})
     return outcome
+
+
+def _with_replay(outcomes: tuple[Judgement, ...], command: str) -> tuple[Judgement, ...]:
+    """Verifiers do not know how the gate was invoked; the gate fills in the replay command."""
+    def fill(outcome: Judgement) -> Judgement:
+        cex = outcome.evidence.counterexample
+        if cex is None:
+            return outcome
+        evidence = dataclasses.replace(outcome.evidence, counterexample=dataclasses.replace(cex, replay=command))
+        return dataclasses.replace(outcome, evidence=evidence)
+    return tuple(fill(o) for o in outcomes)
 
 
 def _run_route(obligation: Obligation, context: Context) -> Evidence:

@@ -10,7 +10,7 @@ from properties import RULES
 from verifiers import Level
 
 from sandbox._changes import ChangeKind
-from sandbox._verdict import Outcome, Verdict
+from sandbox._verdict import Judgement, Verdict
 
 __all__ = ["FORMATS", "render", "render_text"]
 
@@ -62,7 +62,7 @@ def _changed_section(verdict: Verdict) -> list[str]:
     return lines
 
 
-def _failure(outcome: Outcome) -> list[str]:
+def _failure(outcome: Judgement) -> list[str]:
     ob, ev = outcome.obligation, outcome.evidence
     if ev.violations:
         out = []

@@ -12,7 +12,7 @@ from verifiers import Evidence, Level, Violation
 from sandbox._changes import ChangeSet
 from sandbox._patch import FileChange
 
-__all__ = ["Certificate", "Outcome", "Verdict", "sha256"]
+__all__ = ["Certificate", "Judgement", "Verdict", "sha256"]
 
 
 def sha256(data: bytes | None) -> str | None:
@@ -20,7 +20,7 @@ def sha256(data: bytes | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Judgement:
     """One obligation, the evidence it reached, and whether that meets the requirement."""
 
     obligation: Obligation
@@ -60,7 +60,7 @@ class Verdict:
 
     accepted: bool
     repo: str
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[Judgement, ...]
     changes: ChangeSet
     files: tuple[FileChange, ...]
     unchecked: tuple[tuple[str, str], ...]
@@ -76,7 +76,7 @@ class Verdict:
         return tuple(v for o in self.outcomes for v in o.evidence.violations)
 
     @property
-    def failures(self) -> tuple[Outcome, ...]:
+    def failures(self) -> tuple[Judgement, ...]:
         return tuple(o for o in self.outcomes if not o.ok)
 
     @property

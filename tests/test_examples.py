@@ -20,7 +20,21 @@ def test_demo_01_policy_gate():
     out = result.stdout
     assert "sandbox check: ACCEPTED" in out
     assert "[subprocess]" in out and "os.system" in out
-    assert "'smt'" in out
+    assert "counterexample: train.clip(" in out and "-0.0" in out
     assert "ledger intact: 2 entries" in out
-    assert out.rstrip().endswith("unprovable refactor refused with the reason.")
+    assert out.rstrip().endswith("subtly different refactor refuted with a counterexample.")
+    assert snapshot(repo) == before
+
+
+def test_demo_02_differential_testing():
+    repo = EXAMPLES / "02_differential_testing" / "repo"
+    before = snapshot(repo)
+    result = subprocess.run([sys.executable, str(EXAMPLES / "02_differential_testing" / "demo.py")],
+                            capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "PASSED    equivalent   ops.clamp" in out
+    assert "counterexample: ops.clamp(x=0, lo=0, hi=-1)  old -> returned -1  new -> returned 0" in out
+    assert "[runtime-audit]" in out and "/tmp/.cache-stats" in out
+    assert "Untrusted code ran in isolated workers:" in out
     assert snapshot(repo) == before

@@ -16,13 +16,13 @@ __all__ = ["PLANNED", "available", "get", "register"]
 _REGISTRY: dict[str, str] = {
     "static": "verifiers.static:StaticPolicy",
     "literal": "verifiers.literal:LiteralVerifier",
+    "pbt": "verifiers.pbt:DifferentialTester",
 }
 
 # Verifiers the design routes obligations to that this version does not ship yet,
 # with what they will do, so a rejection can say exactly what is missing.
 PLANNED: Mapping[str, str] = {
     "smt": "the z3 prover of equivalence and invariants",
-    "pbt": "the hypothesis differential tester",
     "numeric": "the torch/jax numeric comparison of tensor kernels",
 }
 

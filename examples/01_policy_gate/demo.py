@@ -28,9 +28,10 @@ EXPECTED = {
     # Hides `os.system` behind an alias and a concatenated string: the static
     # policy sees through both and names the rule.
     "02_hostile_shell.diff": 1,
-    # A real refactor of clip(); proving it equivalent needs the z3 verifier, which
-    # this version does not ship, so the gate says so and refuses (default deny).
-    "03_refactor_needs_prover.diff": 1,
+    # A refactor of clip() that looks equivalent -- min/max swapped around -- but returns
+    # 0.0 where the old code returned -0.0: old and new run in isolated workers, and the
+    # differential tester finds and shrinks the difference.
+    "03_refactor_signed_zero.diff": 1,
 }
 
 
@@ -49,7 +50,7 @@ def demo() -> int:
             if code != expected:
                 surprises.append(f"sandbox {argv[0]}: exit {code}, expected {expected}")
     return finish(surprises, "Demo complete: safe retune accepted and applied, hostile patch rejected with its "
-                  "rule, unprovable refactor refused with the reason.")
+                  "rule, subtly different refactor refuted with a counterexample.")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ HOSTILE = [
     Case("pth-file", {"evil.pth": "import os; os.system('id')\n"}, level="UNKNOWN"),
     Case("module-getattr", {"train.py": helper("return 0", name="__getattr__", params="name: str")}, level="UNKNOWN"),
     Case("retune-out-of-bounds", {"train.py": TRAIN.replace("LR = 3e-4", "LR = 3e-1")}, level="REFUTED"),
-    Case("changed-behaviour", {"train.py": TRAIN.replace("min(1.0, step / 1000)", "min(1.0, step / 999)")}, level="UNKNOWN"),
+    Case("changed-behaviour", {"train.py": TRAIN.replace("min(1.0, step / 1000)", "min(1.0, step / 999)")}, level="REFUTED"),
 ]
 
 BENIGN = [

@@ -83,13 +83,31 @@ def test_comment_only_change_is_accepted_with_just_the_policy_check(repo, checke
     assert [c.note for c in verdict.changes] == ["formatting or comments only"]
 
 
-def test_modified_function_is_unknown_until_a_prover_exists_and_says_which(repo, checked):
+def test_modified_function_is_tested_differentially_and_a_signed_zero_difference_refuted(repo, checked):
+    # max(-l, min(l, v)) and min(l, max(-l, v)) disagree on the sign of zero: -0.0 vs 0.0.
     verdict = checked(edit(repo, "return max(-limit, min(limit, value))", "return min(limit, max(-limit, value))"))
     assert not verdict.accepted
     outcome = next(o for o in verdict.outcomes if o.obligation.target == "train.clip")
-    assert outcome.evidence.level.value == "UNKNOWN"
-    assert "'smt'" in outcome.evidence.detail and "'pbt'" in outcome.evidence.detail
     assert outcome.obligation.route == ("smt", "pbt")
+    assert (outcome.evidence.level.value, outcome.evidence.verifier) == ("REFUTED", "pbt")
+    cex = outcome.evidence.counterexample
+    assert cex is not None and cex.call.startswith("train.clip(") and cex.old != cex.new
+    assert cex.replay.startswith("Gate.from_repo(") and "seed=3" in cex.replay
+    assert "bubblewrap" in verdict.isolation or "REDUCED" in verdict.isolation
+
+
+def test_equivalent_refactor_passes_with_the_examples_and_seed_reported(repo, checked):
+    verdict = checked(edit(repo, "return x\n", "return x + 0\n"))
+    outcome = next(o for o in verdict.outcomes if o.obligation.target == "train._private_helper")
+    assert (outcome.evidence.level.value, outcome.evidence.verifier) == ("PASSED", "pbt")
+    assert "seed 3" in outcome.evidence.detail and "generated inputs" in outcome.evidence.detail
+    assert verdict.accepted
+
+
+def test_without_a_prover_require_proven_rejects_what_testing_passed(repo, checked):
+    verdict = checked(edit(repo, "return x\n", "return x + 0\n"), require="proven")
+    outcome = next(o for o in verdict.outcomes if o.obligation.target == "train._private_helper")
+    assert outcome.evidence.level.value == "PASSED" and not outcome.ok and not verdict.accepted
 
 
 def test_retune_within_bounds_is_proven_and_its_readers_need_nothing_more(repo, checked):
@@ -108,7 +126,7 @@ def test_retune_outside_bounds_is_refuted(repo, checked):
 def test_unbounded_constant_change_is_refuted_and_its_readers_carry_obligations(repo, checked):
     verdict = checked(edit(repo, "STEPS = 1000", "STEPS = 2000"))
     assert levels(verdict)["train.STEPS"] == "REFUTED"
-    assert levels(verdict)["train.lr_schedule"] == "UNKNOWN"
+    assert levels(verdict)["train.lr_schedule"] == "REFUTED"
     assert not verdict.accepted
 
 

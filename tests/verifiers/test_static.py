@@ -17,7 +17,7 @@ from verifiers.static import StaticPolicy
 
 CORPUS = Path(__file__).parent / "static_corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.py"))
-FILE_RULES = {"protected-path", "removed-definition", "module-shadowing"}
+FILE_RULES = {"protected-path", "removed-definition", "module-shadowing", "runtime-audit"}
 
 
 def expected_rules(path: Path) -> set[str]:

@@ -1,0 +1,257 @@
+"""The worker: the only code of ours that runs inside the isolated process.
+
+Run as a script (``python -s -P _child.py CONFIG``), stdlib only, loading the
+framing and the value codec by file path.  Order matters: start-up imports,
+rlimits, seccomp, then the audit hook, and only then the tree copy goes on
+``sys.path`` -- no candidate code runs before the worker reports ready.
+"""
+
+import importlib
+import importlib.util
+import json
+import os
+import resource
+import sys
+
+__all__ = ["AuditTripped", "main"]
+
+SIGXCPU = 24
+CLONE_THREAD = 0x00010000
+_TAINT: list = []
+
+
+class AuditTripped(BaseException):
+    """Raised by the audit hook; a ``BaseException`` so ``except Exception`` cannot swallow it."""
+
+
+def main(config):
+    sys.dont_write_bytecode = True
+    proto = _load("_sbx_protocol", config["protocol"])
+    codec = _load("_sbx_codec", config["codec"])
+    _rlimits(config)
+    facts = {"pid": os.getpid(), "uid": os.getuid(), "seccomp": "off"}
+    if config["seccomp"]:
+        facts["seccomp"] = _seccomp()
+    sys.path.insert(0, config["tree"])
+    _install_hook(config)
+    req, resp = config["req"], config["resp"]
+    proto.write_frame(resp, {"seq": 0, "kind": "ready", **facts})
+    while True:
+        try:
+            request = proto.read_frame(req)
+        except EOFError:
+            os._exit(0)
+        answer = _answer(request, codec)
+        answer.update(seq=request.get("seq"), token=request.get("token"),
+                      cpu=round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 3))
+        try:
+            frame = proto.pack(answer)
+        except Exception as error:  # noqa: BLE001 - oversized or unencodable: still answer
+            frame = proto.pack({"seq": request.get("seq"), "token": request.get("token"),
+                                "kind": "died", "reason": "protocol",
+                                "message": f"the result could not be framed: {error}"[:500]})
+        _write_all(resp, frame)
+        if answer["kind"] == "died":
+            os._exit(0)
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _answer(request, codec):
+    result, memory = None, False
+    try:
+        result = _run(request, codec)
+    except AuditTripped:
+        pass
+    except MemoryError:
+        memory = True
+    except BaseException as error:  # noqa: BLE001 - SystemExit from candidate code is an answer too
+        result = {"kind": "raised", "error_type": _type_name(error), "message": _text(error)}
+    if _TAINT:
+        return {"kind": "died", "reason": "audit", "message": _TAINT[0]}
+    if memory:
+        return {"kind": "died", "reason": "memory", "message": "MemoryError under the address-space limit"}
+    return result
+
+
+def _run(request, codec):
+    args = _build(codec.decode(request["args"].encode()), codec)
+    kwargs = _build(codec.decode(request["kwargs"].encode()), codec)
+    module, _, qualname = request["target"].partition(":")
+    if request.get("receiver") is not None:
+        receiver = _build(codec.decode(request["receiver"].encode()), codec)
+        function = getattr(receiver, qualname.rpartition(".")[2])
+    else:
+        function = _resolve(module, qualname)
+    value = function(*args, **kwargs)
+    return {"kind": "returned", "value": codec.encode(value).decode(),
+            "args_after": codec.encode(tuple(args)).decode()}
+
+
+def _resolve(module, qualname):
+    if not module or not qualname:
+        raise ValueError("target must look like 'module:Qual.name'")
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _build(value, codec):
+    if isinstance(value, codec.Construct):
+        module, _, qualname = value.target.partition(":")
+        factory = _resolve(module, qualname)
+        return factory(*_build(value.args, codec), **{k: _build(v, codec) for k, v in value.kwargs})
+    if isinstance(value, list):
+        return [_build(v, codec) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_build(v, codec) for v in value)
+    if isinstance(value, dict):
+        return {_build(k, codec): _build(v, codec) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return type(value)(_build(v, codec) for v in value)
+    return value
+
+
+def _type_name(error):
+    kind = type(error)
+    return f"{getattr(kind, '__module__', '?')}.{getattr(kind, '__qualname__', '?')}"
+
+
+def _text(error):
+    try:
+        return str(error)[:500]
+    except BaseException:  # noqa: BLE001 - a hostile __str__
+        return "<unprintable>"
+
+
+def _rlimits(config):
+    mib = 1024 * 1024
+    cpu = int(config["cpu_seconds"])
+    limits = [(resource.RLIMIT_CPU, cpu, cpu + 1), (resource.RLIMIT_FSIZE, 64 * mib, 64 * mib),
+              (resource.RLIMIT_NOFILE, 256, 256), (resource.RLIMIT_NPROC, 128, 128),
+              (resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_AS, config["memory_mb"] * mib,
+                                             config["memory_mb"] * mib)]
+    for which, soft, hard in limits:
+        current = resource.getrlimit(which)[1]
+        if current != resource.RLIM_INFINITY:
+            hard = min(hard, current)
+        resource.setrlimit(which, (min(soft, hard), hard))
+
+
+def _seccomp():
+    """Deny process creation, exec, sockets, tracing and limit changes; threads still work."""
+    import errno
+
+    try:
+        import pyseccomp as sc
+
+        deny, arg = sc.ERRNO(errno.EPERM), sc.Arg
+        flt = sc.SyscallFilter(defaction=sc.ALLOW)
+        for name in ("socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
+                     "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_writev",
+                     "process_vm_readv", "setrlimit", "unshare", "setns", "mount", "umount2",
+                     "chroot", "pivot_root", "bpf", "perf_event_open", "userfaultfd", "keyctl",
+                     "add_key", "request_key", "personality", "kexec_load", "init_module",
+                     "finit_module"):
+            flt.add_rule(deny, name)
+        flt.add_rule(deny, "clone", arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+        flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+        flt.add_rule(deny, "prlimit64", arg(2, sc.NE, 0))
+        flt.add_rule(deny, "rt_sigaction", arg(0, sc.EQ, SIGXCPU), arg(1, sc.NE, 0))
+        own = os.getpid()
+        flt.add_rule(deny, "kill", arg(0, sc.NE, own))
+        flt.add_rule(deny, "tgkill", arg(0, sc.NE, own))
+        flt.add_rule(deny, "tkill")
+        flt.load()
+    except Exception as error:  # noqa: BLE001 - reported to the gate, which names it
+        return f"failed: {type(error).__name__}: {error}"
+    return "on"
+
+
+# The audit hook is a tripwire, never the only boundary: ``_posixsubprocess.fork_exec``
+# runs programs without an event and ``gc`` can reach and swap the hook's code.
+_DENIED = frozenset({
+    "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+    "os.forkpty", "os.killpg", "pty.spawn", "sys.addaudithook", "os.startfile",
+    "resource.setrlimit", "resource.prlimit", "gc.get_referrers", "gc.get_referents",
+    "gc.get_objects", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.call_function",
+    "ctypes.cdata", "ctypes.string_at", "ctypes.wstring_at", "ctypes.PyObj_FromPtr",
+    "sys._current_frames", "os.setuid", "os.chroot"})
+_PATH_EVENTS = frozenset({
+    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.symlink",
+    "os.link", "os.truncate", "os.utime", "os.chflags", "os.lchflags", "os.setxattr",
+    "os.removexattr", "shutil.rmtree", "os.mkfifo", "os.mknod", "shutil.chown"})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+def _install_hook(config):
+    roots = tuple(os.path.realpath(r) + os.sep for r in config["write_roots"])
+    libs = tuple(os.path.realpath(p) + os.sep for p in config["lib_prefixes"])
+    me = os.getpid()
+    busy = []
+
+    def refused(event, args):
+        if event in _DENIED or event.startswith("socket."):
+            return True
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
+            return writing and not _inside(path, roots)
+        if event in _PATH_EVENTS:
+            return not all(_inside(a, roots) for a in args[:2] if isinstance(a, (str, bytes, os.PathLike)))
+        if event == "os.kill":
+            return args[0] != me
+        if event == "ctypes.dlopen":
+            return not (isinstance(args[0], str) and _inside(args[0], libs))
+        return False
+
+    def hook(event, args):
+        if busy or _TAINT:
+            if _TAINT and (event in _DENIED or event.startswith("socket.")):
+                raise AuditTripped(_TAINT[0])
+            return
+        busy.append(1)
+        try:
+            bad = refused(event, args)
+            if bad:
+                _TAINT.append(f"{event} {_args(args)}")
+        finally:
+            busy.pop()
+        if bad:
+            raise AuditTripped(_TAINT[-1])
+
+    sys.addaudithook(hook)
+
+
+def _inside(path, roots):
+    if isinstance(path, int):
+        return True
+    try:
+        real = os.path.realpath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return False
+    return real == os.devnull or any((real + os.sep).startswith(r) for r in roots)
+
+
+def _args(args):
+    try:
+        return repr(tuple(args))[:200]
+    except BaseException:  # noqa: BLE001
+        return "<unprintable>"
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

@@ -1,0 +1,369 @@
+"""The trusted side: starts workers, sends calls, and turns whatever comes back into an ``Outcome``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sandbox._errors import GateError
+from sandbox._workers import _isolation, _protocol, _tree
+from verifiers._contract import Outcome, OutcomeKind
+from verifiers._values import DecodeError, decode, encode
+
+__all__ = ["IsolatedExecutor", "IsolationError", "isolation_layers"]
+
+SIDES = ("old", "new")
+MAX_STARTS = 20
+STARTUP_SECONDS = 30.0
+TAIL_BYTES = 2000
+REASONS = frozenset({"memory", "audit", "protocol"})
+
+
+class IsolationError(GateError):
+    """Strict isolation was requested but is unavailable, or a worker cannot start."""
+
+
+def isolation_layers() -> tuple[str, ...]:
+    """The isolation layers detected on this machine, e.g. ``("bubblewrap", "uid-drop", ...)``."""
+    return _isolation.detect()[0]
+
+
+class _Died(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+class _Worker:
+    """One live worker process and its pipes."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], req: int, resp: int, out: Path, err: Path) -> None:
+        self.proc, self.req, self.reader = proc, req, _protocol.FrameReader(resp)
+        self.out, self.err = out, err
+        self.seq, self.cpu, self.facts = 0, 0.0, {}
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        for fd in (self.req, self.reader.fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class IsolatedExecutor:
+    """Runs old and new code in isolated, reused worker processes; implements ``verifiers.Executor``."""
+
+    def __init__(self, repo: Path, before: Mapping[str, str], after: Mapping[str, str], *,
+                 timeout: float = 10.0, memory_mb: int = 4096, cpu_seconds: int = 60,
+                 strict: bool = False, _layers: tuple[str, ...] | None = None) -> None:
+        self._repo = Path(repo).resolve()
+        self._before, self._after = dict(before), dict(after)
+        self._timeout, self._memory_mb, self._cpu_seconds = timeout, memory_mb, cpu_seconds
+        if _layers is None:
+            self._layers, self._notes = _isolation.detect()
+        else:
+            self._layers, self._notes = tuple(_layers), ("layers forced by the caller",)
+        missing = [name for name in ("bubblewrap", "seccomp") if name not in self._layers]
+        if strict and missing:
+            raise IsolationError(
+                f"strict isolation requested but {' and '.join(missing)} unavailable on this machine "
+                f"({'; '.join(self._notes) or 'not detected'}); install with `apt-get install "
+                "bubblewrap` and `pip install pyseccomp`, or set isolation to non-strict to run with "
+                "reduced isolation")
+        self._warnings: list[str] = []
+        self._workers: dict[str, _Worker] = {}
+        self._starts = {side: 0 for side in SIDES}
+        self._last_death: dict[str, _Died] = {}
+        self._deaths: list[str] = []
+        self._root: Path | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    # -- public surface -------------------------------------------------------------------
+
+    @property
+    def isolation(self) -> str:
+        return _isolation.describe(self._layers, self._notes, tuple(self._warnings))
+
+    @property
+    def deaths(self) -> tuple[str, ...]:
+        return tuple(self._deaths)
+
+    def call(self, side: str, target: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], *,
+             receiver: Any = None) -> Outcome:
+        """Run ``target`` on ``side`` with the given inputs; never raises for anything the worker does."""
+        if side not in SIDES:
+            raise ValueError(f"side must be 'old' or 'new', not {side!r}")
+        request = {"op": "call", "target": target, "args": encode(tuple(args)).decode(),
+                   "kwargs": encode(dict(kwargs)).decode(),
+                   "receiver": None if receiver is None else encode(receiver).decode()}
+        started = time.monotonic()
+        try:
+            worker = self._worker(side)
+            return self._exchange(side, worker, request, started)
+        except _Died as death:
+            return self._died(side, death, time.monotonic() - started)
+
+    def close(self) -> None:
+        """Kill every worker and delete the temporary trees."""
+        _kill_all(self._workers)
+        if self._finalizer is not None:
+            self._finalizer()
+        self._root = None
+
+    def __enter__(self) -> "IsolatedExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _worker_pid(self, side: str) -> int | None:
+        worker = self._workers.get(side)
+        return None if worker is None else worker.proc.pid
+
+    # -- one call ---------------------------------------------------------------------------
+
+    def _exchange(self, side: str, worker: _Worker, request: dict[str, Any], started: float) -> Outcome:
+        worker.seq += 1
+        request.update(seq=worker.seq, token=secrets.token_hex(16))
+        try:
+            _protocol.write_frame(worker.req, request)
+        except OSError as error:
+            raise self._reap(side, worker, "protocol", f"could not send the call: {error}") from None
+        answer = self._receive(side, worker, started + self._timeout, started)
+        if answer.get("seq") != request["seq"] or answer.get("token") != request["token"]:
+            raise self._reap(side, worker, "protocol",
+                             f"answer out of order or forged (seq {answer.get('seq')!r}, expected {request['seq']})")
+        if worker.reader.pending():
+            raise self._reap(side, worker, "protocol", "extra bytes after the answer (a forged frame?)")
+        seconds = time.monotonic() - started
+        if isinstance(answer.get("cpu"), (int, float)):
+            worker.cpu = float(answer["cpu"])
+        return self._outcome(side, worker, answer, seconds)
+
+    def _receive(self, side: str, worker: _Worker, deadline: float, started: float) -> dict[str, Any]:
+        try:
+            return worker.reader.read(deadline)
+        except _protocol.FrameTimeout:
+            raise self._reap(side, worker, "timeout", f"no answer within {self._timeout:g} s wall clock; "
+                             "the worker's process group was killed") from None
+        except _protocol.ProtocolError as error:
+            return self._raise_exit(side, worker, str(error), time.monotonic() - started)
+
+    def _raise_exit(self, side: str, worker: _Worker, problem: str, elapsed: float) -> dict[str, Any]:
+        try:
+            code = worker.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            raise self._reap(side, worker, "protocol", problem) from None
+        raise self._reap(side, worker, *_classify(code, worker.cpu + elapsed, self._cpu_seconds, problem))
+
+    def _outcome(self, side: str, worker: _Worker, answer: dict[str, Any], seconds: float) -> Outcome:
+        kind = answer.get("kind")
+        if kind == "returned":
+            try:
+                value, args_after = decode(str(answer["value"]).encode()), decode(str(answer["args_after"]).encode())
+            except (DecodeError, KeyError) as error:
+                raise self._reap(side, worker, "protocol", f"undecodable result: {error}") from None
+            if worker.cpu > self._cpu_seconds / 2:
+                self._retire(side)
+            return Outcome(OutcomeKind.RETURNED, value=value, seconds=seconds,
+                           args_after=args_after if isinstance(args_after, tuple) else None)
+        if kind == "raised":
+            return Outcome(OutcomeKind.RAISED, error_type=str(answer.get("error_type", ""))[:300],
+                           message=str(answer.get("message", ""))[:500], seconds=seconds)
+        if kind == "died" and answer.get("reason") in REASONS:
+            raise self._reap(side, worker, answer["reason"], str(answer.get("message", ""))[:500])
+        raise self._reap(side, worker, "protocol", f"unexpected answer kind {kind!r}")
+
+    def _died(self, side: str, death: _Died, seconds: float) -> Outcome:
+        return Outcome(OutcomeKind.DIED, error_type=death.reason, message=death.detail, seconds=seconds)
+
+    def _reap(self, side: str, worker: _Worker, reason: str, detail: str) -> _Died:
+        worker.kill()
+        if self._workers.get(side) is worker:
+            del self._workers[side]
+        tail = _tail(worker.err)
+        if reason in ("startup", "exit", "signal", "protocol") and tail:
+            detail += f"; stderr: ...{tail}"
+        death = _Died(reason, detail)
+        self._last_death[side] = death
+        self._deaths.append(f"{side}: {reason}: {detail}")
+        return death
+
+    def _retire(self, side: str) -> None:
+        worker = self._workers.pop(side, None)
+        if worker is not None:
+            worker.kill()
+            self._starts[side] -= 1
+
+    # -- starting workers ---------------------------------------------------------------------
+
+    def _worker(self, side: str) -> _Worker:
+        worker = self._workers.get(side)
+        if worker is not None and worker.proc.poll() is None:
+            return worker
+        if worker is not None:
+            code = worker.proc.poll() or 0
+            self._reap(side, worker, *_classify(code, worker.cpu, self._cpu_seconds, "between calls"))
+        if self._starts[side] >= MAX_STARTS:
+            last = self._last_death.get(side, _Died("startup", "unknown"))
+            raise _Died(last.reason, f"the {side} worker died {MAX_STARTS} times; not restarting "
+                        f"(last death: {last.detail})")
+        self._starts[side] += 1
+        worker = self._start(side)
+        self._workers[side] = worker
+        return worker
+
+    def _start(self, side: str) -> _Worker:
+        work = self._prepare(side)
+        inside = "bubblewrap" in self._layers
+        base = Path(_isolation.INSIDE) if inside else work
+        runtime = Path(_isolation.RUNTIME_INSIDE) if inside else self._root / "runtime"
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        config = {"req": req_r, "resp": resp_w, "tree": str(base / "tree"),
+                  "protocol": str(runtime / "_protocol.py"), "codec": str(runtime / "_values.py"),
+                  "seccomp": "seccomp" in self._layers, "memory_mb": self._memory_mb,
+                  "cpu_seconds": self._cpu_seconds,
+                  "write_roots": [str(base / "tree"), str(base / "home"), str(base / "tmp")],
+                  "lib_prefixes": [sys.prefix, sys.base_prefix]}
+        layout = _isolation.Layout(work, self._root / "runtime", self._repo)
+        argv = _isolation.worker_argv(self._layers, layout, [str(runtime / "_child.py"), _json(config)])
+        out, err = work.parent / f"{side}.stdout", work.parent / f"{side}.stderr"
+        with open(out, "ab") as stdout, open(err, "ab") as stderr:
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                        pass_fds=(req_r, resp_w), start_new_session=True,
+                                        env=_environment(base), cwd=str(work / "tree"))
+            except OSError as error:
+                for fd in (req_r, req_w, resp_r, resp_w):
+                    os.close(fd)
+                raise self._record(side, "startup", f"could not start {argv[0]}: {error}") from None
+        os.close(req_r)
+        os.close(resp_w)
+        worker = _Worker(proc, req_w, resp_r, out, err)
+        self._handshake(side, worker)
+        return worker
+
+    def _handshake(self, side: str, worker: _Worker) -> None:
+        try:
+            ready = worker.reader.read(time.monotonic() + max(STARTUP_SECONDS, self._timeout))
+        except (_protocol.FrameTimeout, _protocol.ProtocolError) as error:
+            raise self._reap(side, worker, "startup", f"the worker never became ready ({error or 'timeout'})") from None
+        if ready.get("kind") != "ready" or ready.get("seq") != 0:
+            raise self._reap(side, worker, "startup", f"bad ready frame {str(ready)[:200]}")
+        worker.facts = ready
+        if "seccomp" in self._layers and ready.get("seccomp") != "on":
+            self._warn(f"seccomp did not load in the {side} worker: {ready.get('seccomp')}")
+        if "uid-drop" in self._layers and ready.get("uid") != _isolation.NOBODY:
+            self._warn(f"the {side} worker runs as uid {ready.get('uid')}, not {_isolation.NOBODY}")
+
+    def _warn(self, text: str) -> None:
+        if text not in self._warnings:
+            self._warnings.append(text)
+
+    def _record(self, side: str, reason: str, detail: str) -> _Died:
+        death = _Died(reason, detail)
+        self._last_death[side] = death
+        self._deaths.append(f"{side}: {reason}: {detail}")
+        return death
+
+    def _prepare(self, side: str) -> Path:
+        """The side's private directory (``tree``, ``home``, ``tmp``), made once and reused."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="selfmod-workers-"))
+            self._finalizer = weakref.finalize(self, _cleanup, self._workers, str(self._root))
+            _install_runtime(self._root / "runtime")
+        work = self._root / side
+        if work.exists():
+            return work
+        owner = _isolation.NOBODY if "uid-drop" in self._layers else None
+        work.mkdir(mode=0o755)
+        deleted = frozenset(self._before) - frozenset(self._after) if side == "new" else frozenset()
+        _tree.copy_tree(self._repo, work / "tree", self._after if side == "new" else None, deleted, owner=owner)
+        for name in ("home", "tmp"):
+            (work / name).mkdir(mode=0o700)
+            if owner is not None:
+                os.chown(work / name, owner, owner)
+        if owner is not None:
+            os.chown(work, owner, owner)
+        return work
+
+
+def _kill_all(workers: dict[str, _Worker]) -> None:
+    for worker in workers.values():
+        worker.kill()
+    workers.clear()
+
+
+def _cleanup(workers: dict[str, _Worker], root: str) -> None:
+    """Also run when an executor is garbage-collected without ``close()``."""
+    _kill_all(workers)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _install_runtime(runtime: Path) -> None:
+    """Copy the worker's own files where the worker can see them (the live repo is hidden)."""
+    import verifiers._values as values
+
+    runtime.mkdir(mode=0o755)
+    here = Path(__file__).parent
+    for source in (here / "_child.py", here / "_protocol.py", Path(values.__file__)):
+        shutil.copyfile(source, runtime / source.name)
+        (runtime / source.name).chmod(0o644)
+    runtime.parent.chmod(0o755)
+
+
+def _environment(base: Path) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(base / "home"), "TMPDIR": str(base / "tmp")}
+
+
+def _json(config: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(config)
+
+
+def _classify(code: int, cpu_used: float, cpu_limit: int, problem: str) -> tuple[str, str]:
+    """The death reason for a worker that exited with ``code`` (a ``Popen`` return code)."""
+    number = -code if code < 0 else code - 128 if 128 < code < 128 + 65 else 0
+    if number:
+        name = _signal_name(number)
+        if number == signal.SIGXCPU or (number == signal.SIGKILL and cpu_used >= cpu_limit):
+            return "cpu", f"killed by {name} after about {cpu_used:.1f} s of CPU (limit {cpu_limit} s)"
+        return "signal", f"killed by {name} ({problem})"
+    return "exit", f"the worker exited with status {code} without answering ({problem})"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - TAIL_BYTES))
+            return handle.read().decode(errors="replace").strip()[-500:]
+    except OSError:
+        return ""

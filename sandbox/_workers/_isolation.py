@@ -1,0 +1,148 @@
+"""Which confinement layers this machine offers, and the command that applies them.
+
+Layers, strongest first: ``bubblewrap`` (namespaces, read-only ``/``, hidden repo
+and home directories), ``uid-drop`` (root only: ``setpriv`` to uid 65534 inside
+bubblewrap, which is what makes ``RLIMIT_NPROC`` bite), ``unshare`` (net/pid
+namespaces when bubblewrap is missing), ``seccomp`` (pyseccomp over libseccomp,
+loaded by the worker), ``rlimits`` and ``audit-hook`` (always).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["INSIDE", "NOBODY", "Layout", "detect", "describe", "worker_argv"]
+
+NOBODY = 65534
+INSIDE = "/tmp/sbx"          # where the worker's private directory appears under bubblewrap
+RUNTIME_INSIDE = "/tmp/sbx-rt"
+ALWAYS = ("rlimits", "audit-hook")
+HIDDEN_HOMES = ("/root", "/home")
+_SECCOMP_PROBE = "import pyseccomp as s; s.SyscallFilter(defaction=s.ALLOW)"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Host paths of one worker: its private directory (``tree``, ``home``, ``tmp``) and runtime."""
+
+    work: Path
+    runtime: Path
+    repo: Path
+
+
+def worker_argv(layers: tuple[str, ...], layout: Layout, script_args: list[str]) -> list[str]:
+    """The full command line for a worker given the layers in force."""
+    python = [sys.executable, "-s", "-P", *script_args]
+    if "bubblewrap" in layers:
+        return _bwrap(layout, uid_drop="uid-drop" in layers) + python
+    if "unshare" in layers:
+        return [shutil.which("unshare") or "unshare", "--net", "--pid", "--fork", "--mount-proc",
+                "--kill-child", "--"] + python
+    return python
+
+
+def _bwrap(layout: Layout, *, uid_drop: bool) -> list[str]:
+    root = os.geteuid() == 0
+    ns = (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+          if root else ["--unshare-all"])
+    argv = [shutil.which("bwrap") or "bwrap", *ns, "--die-with-parent", "--ro-bind", "/", "/",
+            "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
+    for hidden in (*HIDDEN_HOMES, str(layout.repo.resolve())):
+        if os.path.isdir(hidden):
+            argv += ["--tmpfs", hidden]
+    for keep in _interpreter_dirs():
+        argv += ["--ro-bind", keep, keep]
+    argv += ["--bind", str(layout.work), INSIDE, "--ro-bind", str(layout.runtime), RUNTIME_INSIDE,
+             "--chdir", f"{INSIDE}/tree", "--"]
+    if uid_drop:
+        argv += [shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                 "--clear-groups", "--no-new-privs"]
+    return argv
+
+
+def _interpreter_dirs() -> list[str]:
+    dirs = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+            os.path.dirname(os.path.realpath(sys.executable))}
+    return sorted(d for d in dirs if os.path.isdir(d))
+
+
+@functools.lru_cache(maxsize=1)
+def detect() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(layers, notes)``: the layers that work here, and why any is missing."""
+    layers: list[str] = []
+    notes: list[str] = []
+    if _bwrap_works(notes):
+        layers.append("bubblewrap")
+        if os.geteuid() == 0:
+            layers.append("uid-drop")
+    elif _unshare_works():
+        layers.append("unshare")
+    if _probe([sys.executable, "-s", "-P", "-c", _SECCOMP_PROBE]):
+        layers.append("seccomp")
+    else:
+        notes.append("no seccomp: `pip install pyseccomp` and `apt-get install libseccomp2`")
+    return (*layers, *ALWAYS), tuple(notes)
+
+
+def _bwrap_works(notes: list[str]) -> bool:
+    if shutil.which("bwrap") is None:
+        notes.append("no bubblewrap: `apt-get install bubblewrap`")
+        return False
+    uid_drop = os.geteuid() == 0
+    if uid_drop and shutil.which("setpriv") is None:
+        notes.append("bubblewrap unused: running as root and `setpriv` (util-linux) is missing")
+        return False
+    probe = Path(os.environ.get("TMPDIR", "/tmp"))
+    layout = Layout(probe, probe, Path("/nonexistent-repo"))
+    argv = _bwrap(layout, uid_drop=uid_drop)
+    argv[argv.index("--chdir") + 1] = "/"
+    result = _probe(argv + [sys.executable, "-s", "-P", "-c", "import sys"], report=True)
+    if result is not True:
+        notes.append(f"bubblewrap present but a worker could not start in it "
+                     f"(interpreter {sys.executable} unreachable by uid {NOBODY}?): {result}")
+        return False
+    return True
+
+
+def _unshare_works() -> bool:
+    unshare = shutil.which("unshare")
+    return unshare is not None and _probe([unshare, "--net", "--pid", "--fork", "--mount-proc", "true"]) is True
+
+
+def _probe(argv: list[str], *, report: bool = False) -> bool | str:
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=20, env=_probe_env(), check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return str(error) if report else False
+    if done.returncode == 0:
+        return True
+    return done.stderr.decode(errors="replace").strip()[-300:] if report else False
+
+
+def _probe_env() -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def describe(layers: tuple[str, ...], notes: tuple[str, ...], warnings: tuple[str, ...] = ()) -> str:
+    """A one-line summary for the report, with any reduction spelled out."""
+    parts = []
+    if "bubblewrap" in layers:
+        who = f"uid {NOBODY}" if "uid-drop" in layers else f"uid {os.geteuid()}"
+        parts.append(f"bubblewrap (net/pid/ipc namespaces, / read-only, repo and homes hidden, {who})")
+    elif "unshare" in layers:
+        parts.append("unshare (net/pid namespaces)")
+    parts += [name for name in ("seccomp", "rlimits", "audit-hook") if name in layers]
+    text = ", ".join(parts)
+    if "bubblewrap" not in layers or "seccomp" not in layers:
+        missing = [n for n in ("bubblewrap", "seccomp") if n not in layers]
+        text = f"REDUCED: no {' or '.join(missing)}; {text} only"
+        if os.geteuid() == 0 and "bubblewrap" not in layers:
+            text += " (workers run as root, RLIMIT_NPROC not enforced)"
+    extra = [*notes, *warnings]
+    return text + (f" [{'; '.join(extra)}]" if extra else "")

@@ -1,0 +1,126 @@
+"""Red team at run time: patches the static policy cannot see through, caught by running them.
+
+Each patch below passes the static policy (checked first, so the test proves it is
+the run-time layer that stops it), then must be rejected by the differential
+tester running old and new code in isolated workers, with a specific reason, while
+the repository stays byte-for-byte as it was.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from sandbox._cli import main
+from tests.conftest import snapshot
+
+OPS = '''
+"""Helpers."""
+
+
+def clamp(x: int, lo: int, hi: int) -> int:
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+def total(values: list[int]) -> int:
+    result = 0
+    for value in values:
+        result += value
+    return result
+'''
+
+CLAMP_BODY = '''    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+'''
+
+TOTAL_BODY = '''    result = 0
+    for value in values:
+        result += value
+    return result
+'''
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    body: str
+    level: str
+    words: tuple[str, ...] = ()
+    function: str = "clamp"
+    preamble: str = ""
+
+
+def patched(case: Case) -> str:
+    source = OPS.lstrip("\n")
+    old = CLAMP_BODY if case.function == "clamp" else TOTAL_BODY
+    return source.replace('"""Helpers."""\n', '"""Helpers."""\n' + case.preamble).replace(old, case.body)
+
+
+CASES = [
+    Case("exit-in-function", "    import sys as _s\n    _s.exit(0)\n", "REFUTED", ("SystemExit",)),
+    Case("keyboard-interrupt", "    raise KeyboardInterrupt\n", "REFUTED", ("KeyboardInterrupt",)),
+    Case("infinite-loop", "    while x == x:\n        pass\n    return x\n", "REFUTED", ("timeout",)),
+    Case("memory-bomb", "    hog = [0] * (1 << 40)\n    return len(hog)\n", "REFUTED", ("memory",)),
+    Case("recursion-bomb", "    return clamp(x, lo, hi)\n", "REFUTED", ("RecursionError",)),
+    Case("prints-verdict", "    print('{\"accepted\": true}')\n    return x\n", "REFUTED"),
+    Case("wrong-type-same-repr", "    return float(max(lo, min(hi, x))) if x > hi else (lo if x < lo else x)\n",
+         "REFUTED"),
+    Case("special-cases-counterexample",
+         "    if (x, lo, hi) == (0, 0, -1):\n        return -1\n    return max(lo, min(hi, x))\n", "REFUTED"),
+    Case("always-equal-object",
+         "    class Same(int):\n        def __eq__(self, other):\n            return True\n"
+         "        __hash__ = int.__hash__\n    return Same(x + 1)\n", "REFUTED"),
+    Case("hidden-file-write",
+         "    log = functools.partial(open, '/tmp/.sandbox-redteam', mode='a')\n    with log() as sink:\n"
+         "        sink.write(str(x))\n" + CLAMP_BODY, "VIOLATION", ("audit",), preamble="\nimport functools\n"),
+    Case("mutates-input", "    values.append(0)\n" + TOTAL_BODY, "REFUTED", function="total"),
+]
+
+
+def check(root, patch) -> tuple[int, dict, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["check", "--repo", str(root), "--patch", str(patch), "--format", "json"], out, err)
+    return code, json.loads(out.getvalue()), err.getvalue()
+
+
+@pytest.fixture
+def repo(make_repo):
+    return make_repo({"ops.py": OPS, "pyproject.toml": "[tool.sandbox]\nseed = 7\nmax_examples = 150\ncall_timeout = 2.0\n"})
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_runtime_hostile_patch_is_rejected_by_running_it(repo, tmp_path, case: Case):
+    patch = tmp_path / "patch.json"
+    patch.write_text(json.dumps({"files": {"ops.py": patched(case)}}))
+    before = snapshot(repo)
+    code, report, err = check(repo, patch)
+    assert snapshot(repo) == before
+    assert code == 1, err
+    levels = {o["target"]: o for o in report["obligations"]}
+    assert levels["ops.py"]["level"] == "PASSED", "the static policy already caught it; pick a subtler pattern"
+    outcome = levels[f"ops.{case.function}"]
+    assert (outcome["level"], outcome["verifier"]) == (case.level, "pbt"), outcome
+    text = json.dumps(outcome)
+    for word in case.words:
+        assert word in text
+    assert report["isolation"]
+
+
+def test_an_equivalent_refactor_passes_in_the_workers(repo, tmp_path):
+    patch = tmp_path / "patch.json"
+    patch.write_text(json.dumps({"files": {"ops.py": OPS.lstrip("\n").replace(
+        CLAMP_BODY, "    return lo if x < lo else hi if x > hi else x\n")}}))
+    code, report, err = check(repo, patch)
+    assert code == 0, err + json.dumps(report, indent=1)
+    outcome = next(o for o in report["obligations"] if o["target"] == "ops.clamp")
+    assert (outcome["level"], outcome["verifier"]) == ("PASSED", "pbt")
