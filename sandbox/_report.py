@@ -68,8 +68,10 @@ def _failure(outcome: Judgement) -> list[str]:
         out = []
         for v in ev.violations:
             out.append(f"  x {v.path}:{v.line} [{v.rule}] {v.message}")
-            if v.fix:
+            if v.fix and ev.verifier == "static":
                 out.append(f"      fix: {v.fix}; or allow it for this path: [tool.sandbox] allow = {{ \"{v.rule}\" = [\"{v.path}\"] }}")
+            elif v.fix:
+                out.append(f"      fix: {v.fix} (seen at run time; run-time checks cannot be waived)")
         return out
     where = f"{ob.path}:{ob.line}" if ob.line else ob.path
     out = [f"  x {ob.target} ({where}) {ev.level.value}: {ev.detail}"]

@@ -137,7 +137,9 @@ class Outcome:
     ``args_after`` the arguments as they were after the call (to see mutation).
     ``RAISED``: ``error_type`` is the exception's qualified type name, ``message`` its text.
     ``DIED``: the worker process is gone or broke the protocol; ``error_type`` is the reason
-    (``timeout``, ``memory``, ``audit``, ``signal``, ``exit``, ``protocol``, ``startup``) and
+    (``timeout``, ``cpu``, ``memory``, ``audit``, ``mutation`` (it replaced attributes of a
+    shared module such as ``math`` or ``builtins``), ``signal``, ``exit``, ``protocol``,
+    ``startup``) and
     ``message`` says what happened.  A death is never a pass.
     """
 

@@ -18,6 +18,9 @@ __all__ = ["AuditTripped", "main"]
 SIGXCPU = 24
 CLONE_THREAD = 0x00010000
 _TAINT: list = []
+_MUTATED: list = []
+# Shared modules whose attributes candidate code must leave alone, besides those it imports.
+_ALWAYS_WATCHED = ("builtins", "math", "operator", "functools", "itertools")
 
 
 class AuditTripped(BaseException):
@@ -81,23 +84,65 @@ def _answer(request, codec):
         result = {"kind": "raised", "error_type": _type_name(error), "message": _text(error)}
     if _TAINT:
         return {"kind": "died", "reason": "audit", "message": _TAINT[0]}
+    if _MUTATED:
+        return {"kind": "died", "reason": "mutation", "message": _MUTATED[0]}
     if memory:
         return {"kind": "died", "reason": "memory", "message": "MemoryError under the address-space limit"}
     return result
 
 
 def _run(request, codec):
-    args = _build(codec.decode(request["args"].encode()), codec)
-    kwargs = _build(codec.decode(request["kwargs"].encode()), codec)
     module, _, qualname = request["target"].partition(":")
-    if request.get("receiver") is not None:
-        receiver = _build(codec.decode(request["receiver"].encode()), codec)
-        function = getattr(receiver, qualname.rpartition(".")[2])
-    else:
-        function = _resolve(module, qualname)
-    value = function(*args, **kwargs)
-    return {"kind": "returned", "value": codec.encode(value).decode(),
-            "args_after": codec.encode(tuple(args)).decode()}
+    # Import first: what a module does at import time is judged statically, not here.
+    home = importlib.import_module(module) if module else None
+    watched = _watched(home)
+    before = _fingerprint(watched)
+    try:
+        args = _build(codec.decode(request["args"].encode()), codec)
+        kwargs = _build(codec.decode(request["kwargs"].encode()), codec)
+        if request.get("receiver") is not None:
+            receiver = _build(codec.decode(request["receiver"].encode()), codec)
+            function = getattr(receiver, qualname.rpartition(".")[2])
+        else:
+            function = _resolve(module, qualname)
+        value = function(*args, **kwargs)
+        return {"kind": "returned", "value": codec.encode(value).decode(),
+                "args_after": codec.encode(tuple(args)).decode()}
+    finally:
+        changed = _changed(watched, before)
+        if changed:
+            _MUTATED.append("the call changed shared module state: " + ", ".join(changed[:5]))
+
+
+def _watched(home):
+    """Modules outside the tree under test that the call could monkeypatch: fixed ones, and those it imports."""
+    tree = os.path.realpath(sys.path[0]) + os.sep
+    found = {name: sys.modules[name] for name in _ALWAYS_WATCHED if name in sys.modules}
+    for value in list(vars(home).values()) if home is not None else ():
+        owner = value if type(value) is type(sys) else sys.modules.get(getattr(value, "__module__", None) or "")
+        name = getattr(owner, "__name__", None)
+        if owner is None or not isinstance(name, str) or name in found:
+            continue
+        origin = getattr(owner, "__file__", None) or ""
+        if not os.path.realpath(origin).startswith(tree):
+            found[name] = owner
+    return found
+
+
+def _fingerprint(watched):
+    return {name: {attr: id(value) for attr, value in list(vars(module).items())}
+            for name, module in watched.items()}
+
+
+def _changed(watched, before):
+    """Attributes replaced or deleted (and, for builtins, added) since ``before``."""
+    changed = []
+    for name, module in watched.items():
+        now, then = dict(list(vars(module).items())), before[name]
+        changed += [f"{name}.{attr}" for attr, ident in then.items() if attr not in now or id(now[attr]) != ident]
+        if name == "builtins":
+            changed += [f"builtins.{attr} (added)" for attr in now.keys() - then.keys()]
+    return sorted(changed)
 
 
 def _resolve(module, qualname):

@@ -26,7 +26,8 @@ SIDES = ("old", "new")
 MAX_STARTS = 20
 STARTUP_SECONDS = 30.0
 TAIL_BYTES = 2000
-REASONS = frozenset({"memory", "audit", "protocol"})
+# Deaths a worker may report about itself (the others the trusted side observes).
+REASONS = frozenset({"memory", "audit", "mutation", "protocol"})
 
 
 class IsolationError(GateError):

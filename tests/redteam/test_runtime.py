@@ -124,3 +124,22 @@ def test_an_equivalent_refactor_passes_in_the_workers(repo, tmp_path):
     assert code == 0, err + json.dumps(report, indent=1)
     outcome = next(o for o in report["obligations"] if o["target"] == "ops.clamp")
     assert (outcome["level"], outcome["verifier"]) == ("PASSED", "pbt")
+
+
+MONKEYPATCHES = [
+    # Each hides the module behind something the static policy cannot resolve.
+    "    [m for m in [math]][0].floor = lambda v: 0\n" + CLAMP_BODY,
+    "    {'k': operator}['k'].lt = lambda a, b: True\n" + CLAMP_BODY,
+]
+
+
+@pytest.mark.parametrize("body", MONKEYPATCHES, ids=["math.floor", "operator.lt"])
+def test_runtime_monkeypatching_of_shared_modules_is_a_violation(repo, tmp_path, body):
+    case = Case("monkeypatch", body, "VIOLATION", preamble="\nimport math\nimport operator\n")
+    patch = tmp_path / "patch.json"
+    patch.write_text(json.dumps({"files": {"ops.py": patched(case)}}))
+    code, report, err = check(repo, patch)
+    assert code == 1, err
+    outcome = next(o for o in report["obligations"] if o["target"] == "ops.clamp")
+    assert (outcome["level"], outcome["verifier"]) == ("VIOLATION", "pbt"), outcome
+    assert "module-mutation" in {v["rule"] for v in report["violations"]}

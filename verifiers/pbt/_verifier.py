@@ -109,6 +109,9 @@ def _death(values: tuple[Any, ...], old: Outcome, new: Outcome) -> Finding:
     if new.kind is OutcomeKind.DIED and new.error_type == "audit":
         return Finding(message=f"the new version tripped the worker's audit hook: {new.message}",
                        level=Level.VIOLATION, **shown)
+    if new.kind is OutcomeKind.DIED and new.error_type == "mutation" and old.kind is not OutcomeKind.DIED:
+        return Finding(message=f"the new version monkeypatched at run time: {new.message}",
+                       level=Level.VIOLATION, **shown)
     if new.kind is OutcomeKind.DIED and old.kind is not OutcomeKind.DIED and new.error_type in _REFUTING_DEATHS:
         return Finding(message=f"the new version died ({new.error_type}) where the old one did not",
                        level=Level.REFUTED, **shown)
@@ -274,8 +277,9 @@ class DifferentialTester(Verifier):
         cex = Counterexample(call, finding.old, finding.new, f"sandbox check ... --seed {context.seed}")
         violations = ()
         if level is Level.VIOLATION:
-            violations = (Violation("runtime-audit", obligation.path, obligation.line, f"{obligation.target}: {detail}",
-                                    RULES["runtime-audit"].fix, obligation.target),)
+            rule = "module-mutation" if "monkeypatched" in finding.message else "runtime-audit"
+            violations = (Violation(rule, obligation.path, obligation.line, f"{obligation.target}: {detail}",
+                                    RULES[rule].fix, obligation.target),)
         return Evidence(level, self.name, detail, counterexample=cex if level is not Level.UNKNOWN else None,
                         violations=violations)
 
