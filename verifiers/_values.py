@@ -16,6 +16,7 @@ import enum
 import json
 import math
 import struct
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 __all__ = ["Construct", "DecodeError", "Opaque", "decode", "encode", "same", "to_plain"]
 
 MAX_DEPTH = 64
+MAX_NODES = 100_000
 MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -56,42 +58,57 @@ def encode(value: Any) -> bytes:
     return json.dumps(to_plain(value), separators=(",", ":"), allow_nan=False).encode()
 
 
-def to_plain(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
-    """The JSON-ready tagged form of ``value``."""
-    if _depth > MAX_DEPTH:
-        return {"$truncated": "too deep"}
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int) and not isinstance(value, enum.Enum):
-        return value if type(value) is int else {"$object": _qualname(value), "state": int(value)}
-    if isinstance(value, float) and type(value) is float:
-        return {"$float": value.hex()}
-    if id(value) in _seen:
-        return {"$cycle": _qualname(value)}
-    seen = _seen | {id(value)}
-    down = _depth + 1
-    if type(value) is complex:
-        return {"$complex": [value.real.hex(), value.imag.hex()]}
-    if type(value) in (bytes, bytearray):
-        return {"$bytes": base64.b64encode(bytes(value)).decode(), "mutable": type(value) is bytearray}
-    if type(value) is list:
-        return [to_plain(v, down, seen) for v in value]
-    if type(value) is tuple:
-        return {"$tuple": [to_plain(v, down, seen) for v in value]}
-    if type(value) in (set, frozenset):
-        items = sorted((to_plain(v, down, seen) for v in value), key=_sort_key)
-        return {"$set" if type(value) is set else "$frozenset": items}
-    if type(value) is dict:
-        return {"$dict": [[to_plain(k, down, seen), to_plain(v, down, seen)] for k, v in value.items()]}
-    if isinstance(value, Construct):
-        return {"$construct": value.target, "args": to_plain(value.args, down, seen),
-                "kwargs": [[k, to_plain(v, down, seen)] for k, v in value.kwargs]}
-    if isinstance(value, Opaque):
-        return {"$object": value.type, "state": to_plain(value.state, down, seen)}
-    return {"$object": _qualname(value), "state": to_plain(_state(value), down, seen)}
+def to_plain(value: Any) -> Any:
+    """The JSON-ready tagged form of ``value``, at most ``MAX_NODES`` values large."""
+    return _Plain().convert(value, 0, frozenset())
+
+
+class _Plain:
+    """One conversion, with a node budget so a huge object graph cannot stall a worker."""
+
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+
+    def convert(self, value: Any, depth: int, seen: frozenset[int]) -> Any:
+        self.left -= 1
+        if depth > MAX_DEPTH or self.left < 0:
+            return {"$truncated": "too deep" if depth > MAX_DEPTH else "too large"}
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, int) and not isinstance(value, enum.Enum):
+            return value if type(value) is int else {"$object": _qualname(value), "state": int(value)}
+        if isinstance(value, float) and type(value) is float:
+            return {"$float": value.hex()}
+        if id(value) in seen:
+            return {"$cycle": _qualname(value)}
+        return self._container(value, depth + 1, seen | {id(value)})
+
+    def _container(self, value: Any, down: int, seen: frozenset[int]) -> Any:
+        kind = type(value)
+        if kind is complex:
+            return {"$complex": [value.real.hex(), value.imag.hex()]}
+        if kind in (bytes, bytearray):
+            return {"$bytes": base64.b64encode(bytes(value)).decode(), "mutable": kind is bytearray}
+        if kind is list:
+            return [self.convert(v, down, seen) for v in value]
+        if kind is tuple:
+            return {"$tuple": [self.convert(v, down, seen) for v in value]}
+        if kind in (set, frozenset):
+            items = sorted((self.convert(v, down, seen) for v in value), key=_sort_key)
+            return {"$set" if kind is set else "$frozenset": items}
+        if kind is dict:
+            return {"$dict": [[self.convert(k, down, seen), self.convert(v, down, seen)] for k, v in value.items()]}
+        if isinstance(value, Construct):
+            return {"$construct": value.target, "args": self.convert(value.args, down, seen),
+                    "kwargs": [[k, self.convert(v, down, seen)] for k, v in value.kwargs]}
+        if isinstance(value, Opaque):
+            return {"$object": value.type, "state": self.convert(value.state, down, seen)}
+        return {"$object": _qualname(value), "state": self.convert(_state(value), down, seen)}
 
 
 def _state(value: Any) -> Any:
+    if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return f"{getattr(value, '__module__', None) or ''}.{getattr(value, '__qualname__', getattr(value, '__name__', '?'))}"
     if isinstance(value, enum.Enum):
         return value.name
     if isinstance(value, BaseException):

@@ -130,18 +130,27 @@ def _watched(home):
 
 
 def _fingerprint(watched):
-    return {name: {attr: id(value) for attr, value in list(vars(module).items())}
-            for name, module in watched.items()}
+    """The functions, classes and modules each watched module holds (by identity).
+
+    Only callables and modules: libraries legitimately fill private caches and lazy
+    attributes on first use, but replacing ``math.floor`` is monkeypatching.
+    """
+    prints = {}
+    for name, module in watched.items():
+        items = list(vars(module).items())
+        prints[name] = ({attr: id(value) for attr, value in items if callable(value) or type(value) is type(sys)},
+                        frozenset(attr for attr, _ in items))
+    return prints
 
 
 def _changed(watched, before):
-    """Attributes replaced or deleted (and, for builtins, added) since ``before``."""
+    """Callables or modules replaced or deleted (and, in builtins, added) since ``before``."""
     changed = []
     for name, module in watched.items():
-        now, then = dict(list(vars(module).items())), before[name]
+        now, (then, names) = dict(list(vars(module).items())), before[name]
         changed += [f"{name}.{attr}" for attr, ident in then.items() if attr not in now or id(now[attr]) != ident]
         if name == "builtins":
-            changed += [f"builtins.{attr} (added)" for attr in now.keys() - then.keys()]
+            changed += [f"builtins.{attr} (added)" for attr in now.keys() - names]
     return sorted(changed)
 
 

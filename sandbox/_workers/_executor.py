@@ -89,6 +89,7 @@ class IsolatedExecutor:
                 f"({'; '.join(self._notes) or 'not detected'}); install with `apt-get install "
                 "bubblewrap` and `pip install pyseccomp`, or set isolation to non-strict to run with "
                 "reduced isolation")
+        self._strict = strict
         self._warnings: list[str] = []
         self._workers: dict[str, _Worker] = {}
         self._starts = {side: 0 for side in SIDES}
@@ -271,10 +272,15 @@ class IsolatedExecutor:
         if ready.get("kind") != "ready" or ready.get("seq") != 0:
             raise self._reap(side, worker, "startup", f"bad ready frame {str(ready)[:200]}")
         worker.facts = ready
+        problems = []
         if "seccomp" in self._layers and ready.get("seccomp") != "on":
-            self._warn(f"seccomp did not load in the {side} worker: {ready.get('seccomp')}")
+            problems.append(f"seccomp did not load in the {side} worker: {ready.get('seccomp')}")
         if "uid-drop" in self._layers and ready.get("uid") != _isolation.NOBODY:
-            self._warn(f"the {side} worker runs as uid {ready.get('uid')}, not {_isolation.NOBODY}")
+            problems.append(f"the {side} worker runs as uid {ready.get('uid')}, not {_isolation.NOBODY}")
+        for problem in problems:
+            self._warn(problem)
+        if problems and self._strict:
+            raise self._reap(side, worker, "startup", "strict isolation: " + "; ".join(problems))
 
     def _warn(self, text: str) -> None:
         if text not in self._warnings:

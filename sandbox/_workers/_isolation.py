@@ -53,16 +53,32 @@ def _bwrap(layout: Layout, *, uid_drop: bool) -> list[str]:
           if root else ["--unshare-all"])
     argv = [shutil.which("bwrap") or "bwrap", *ns, "--die-with-parent", "--ro-bind", "/", "/",
             "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
-    for hidden in (*HIDDEN_HOMES, str(layout.repo.resolve())):
-        if os.path.isdir(hidden):
-            argv += ["--tmpfs", hidden]
+    hidden = [h for h in (*HIDDEN_HOMES, str(layout.repo.resolve())) if os.path.isdir(h)]
+    for path in hidden:
+        argv += ["--tmpfs", path]
     for keep in _interpreter_dirs():
-        argv += ["--ro-bind", keep, keep]
+        argv += _traversable_parents(keep, ["/tmp", *hidden]) + ["--ro-bind", keep, keep]
     argv += ["--bind", str(layout.work), INSIDE, "--ro-bind", str(layout.runtime), RUNTIME_INSIDE,
              "--chdir", f"{INSIDE}/tree", "--"]
     if uid_drop:
         argv += [shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
                  "--clear-groups", "--no-new-privs"]
+    return argv
+
+
+def _traversable_parents(path: str, tmpfs_roots: list[str]) -> list[str]:
+    """``--dir`` the parents of ``path`` that live on one of our tmpfs mounts, mode 0755.
+
+    bubblewrap creates missing parents of a bind mount with mode 0700, which the
+    unprivileged uid cannot traverse: the interpreter under ``/root`` would silently be
+    replaced by whatever ``/usr`` holds, and the venv's packages would vanish.
+    """
+    argv: list[str] = []
+    parts = path.strip("/").split("/")
+    for depth in range(1, len(parts)):
+        parent = "/" + "/".join(parts[:depth])
+        if any(parent.startswith(root + "/") for root in tmpfs_roots):
+            argv += ["--perms", "0755", "--dir", parent]
     return argv
 
 

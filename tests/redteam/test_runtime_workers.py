@@ -241,3 +241,12 @@ def test_the_live_repository_is_hidden(run):
 
 def test_honest_code_still_returns(run):
     assert run("honest", 41).value == 41
+
+
+def test_lazy_caches_of_libraries_are_not_mistaken_for_monkeypatching(make_repo):
+    from sandbox._workers import IsolatedExecutor
+
+    root = make_repo({"m.py": "import sysconfig\n\ndef paths() -> int:\n    return len(sysconfig.get_paths())\n"})
+    with IsolatedExecutor(root, {}, {}) as ex:
+        outcome = ex.call("old", "m:paths", (), {})
+    assert outcome.kind is OutcomeKind.RETURNED, outcome

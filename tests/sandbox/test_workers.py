@@ -238,3 +238,16 @@ def test_forgotten_executor_cleans_up(repo):
     del ex
     gc.collect()
     assert not root.exists() and proc.poll() is not None
+
+
+def test_the_worker_runs_this_interpreter_with_its_own_stdlib_and_packages(executor):
+    # bubblewrap used to create the parents of bind mounts with mode 0700: the dropped uid then
+    # fell back silently to another Python's standard library and lost the venv's packages.
+    import sys
+
+    probe = executor.call("old", "importlib.util:find_spec", ("pyseccomp",), {})
+    assert probe.kind is OutcomeKind.RETURNED and probe.value is not None, probe
+    assert "[" not in executor.isolation.split("audit-hook")[-1], executor.isolation  # no load warnings
+    paths = executor.call("old", "sysconfig:get_paths", (), {}).value
+    assert paths["stdlib"] == __import__("sysconfig").get_paths()["stdlib"]
+    assert paths["purelib"] == __import__("sysconfig").get_paths()["purelib"] and sys.prefix in paths["purelib"]

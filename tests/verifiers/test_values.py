@@ -85,3 +85,12 @@ def test_construct_descriptions_round_trip_as_data():
 def test_malformed_input_is_a_decode_error_never_code(data):
     with pytest.raises(DecodeError):
         decode(data)
+
+
+def test_modules_and_functions_travel_by_name_and_huge_graphs_are_truncated():
+    import json as json_module
+
+    assert decode(encode(json_module)) == Opaque("builtins.module", ".json")
+    assert decode(encode(decode)) == Opaque("builtins.function", "verifiers._values.decode")
+    wide = decode(encode([list(range(1000)) for _ in range(1000)]))
+    assert wide[0] == list(range(1000)) and wide[-1] == Opaque("$truncated", "too large")
