@@ -49,6 +49,7 @@ class Counter:
 PATCHES = {
     "retune (accepted)": lambda text: text.replace("SCALE_0 = 1.5", "SCALE_0 = 1.2"),
     "comment (accepted)": lambda text: text.replace("def clamp", "# clamp into [lo, hi]\ndef clamp"),
+    "refactor (workers)": lambda text: text.replace("return max(lo, min(hi, x))", "return min(hi, max(lo, x))"),
     "hostile (rejected)": lambda text: text.replace("import math\n", "import math\nimport os as o\n")
     + "\n\ndef leak(x: int) -> None:\n    getattr(o, 'sys' + 'tem')('true')\n",
 }
@@ -61,6 +62,7 @@ def build(root: Path, modules: int) -> None:
     (root / "sandbox_properties.py").write_text(
         "from properties import bounds\nbounds('pkg.mod0.SCALE_0', 0.5, 2.0)\n"
     )
+    (root / "pyproject.toml").write_text("[tool.sandbox]\nmax_examples = 50\n")
 
 
 def median_seconds(root: Path, patch: Patch, repeats: int) -> float:
@@ -72,7 +74,7 @@ def median_seconds(root: Path, patch: Patch, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main(repeats: int = 7) -> None:
+def main(repeats: int = 5) -> None:
     sizes = (10, 100, 1000)
     print(f"median of {repeats} checks (Gate.from_repo + check), one-file patch, seconds")
     print(f"{'patch':<22}" + "".join(f"{f'{n} modules':>14}" for n in sizes) + f"{'ratio 1000/10':>16}")

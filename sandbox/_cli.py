@@ -196,8 +196,8 @@ def _recover(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def _improve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     print("sandbox improve: not available in this version: the propose -> verify -> apply loop needs the "
-          "model adapters and the behavioural verifiers, which are not built yet; use `sandbox check` "
-          "on a proposed patch instead", file=stderr)
+          "model adapters (Anthropic, replay), which are not built yet; use `sandbox check` or "
+          "`sandbox apply` on a proposed patch instead", file=stderr)
     return ExitCode.ERROR
 
 

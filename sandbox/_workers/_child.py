@@ -31,6 +31,9 @@ def main(config):
     sys.dont_write_bytecode = True
     proto = _load("_sbx_protocol", config["protocol"])
     codec = _load("_sbx_codec", config["codec"])
+    # Keep our own modules out of sys.modules: candidate code must not see a harness.
+    for name in ("_sbx_protocol", "_sbx_codec"):
+        del sys.modules[name]
     _rlimits(config)
     facts = {"pid": os.getpid(), "uid": os.getuid(), "seccomp": "off"}
     if config["seccomp"]:

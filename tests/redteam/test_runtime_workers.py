@@ -250,3 +250,18 @@ def test_lazy_caches_of_libraries_are_not_mistaken_for_monkeypatching(make_repo)
     with IsolatedExecutor(root, {}, {}) as ex:
         outcome = ex.call("old", "m:paths", (), {})
     assert outcome.kind is OutcomeKind.RETURNED, outcome
+
+
+def test_the_worker_shows_no_harness_to_detect(make_repo):
+    from sandbox._workers import IsolatedExecutor
+
+    probe = ("import os, sys\n\ndef seen() -> list:\n"
+             "    mods = sorted(m for m in sys.modules if m.split('.')[0] in\n"
+             "                  ('hypothesis', 'pytest', '_pytest', 'sandbox', 'verifiers', 'properties', 'z3')\n"
+             "                  or m.startswith('_sbx'))\n"
+             "    env = sorted(k for k in os.environ if k.startswith(('PYTEST', 'HYPOTHESIS', 'SANDBOX')))\n"
+             "    return mods + env\n")
+    root = make_repo({"m.py": probe})
+    with IsolatedExecutor(root, {}, {}) as ex:
+        old, new = ex.call("old", "m:seen", (), {}), ex.call("new", "m:seen", (), {})
+    assert old.kind is OutcomeKind.RETURNED and (old.value, new.value) == ([], [])
