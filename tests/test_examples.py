@@ -11,30 +11,29 @@ from tests.conftest import snapshot
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def test_demo_01_policy_gate():
-    repo = EXAMPLES / "01_policy_gate" / "repo"
+def run_demo(name: str) -> str:
+    """Run ``examples/<name>/demo.py``; it must succeed and leave its repository as it was."""
+    repo = EXAMPLES / name / "repo"
     before = snapshot(repo)
-    result = subprocess.run([sys.executable, str(EXAMPLES / "01_policy_gate" / "demo.py")],
-                            capture_output=True, text=True, check=False, timeout=120)
+    result = subprocess.run([sys.executable, str(EXAMPLES / name / "demo.py")],
+                            capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    assert snapshot(repo) == before
+    return result.stdout
+
+
+def test_demo_01_policy_gate():
+    out = run_demo("01_policy_gate")
     assert "sandbox check: ACCEPTED" in out
     assert "[subprocess]" in out and "os.system" in out
     assert "counterexample: train.clip(" in out and "-0.0" in out
     assert "ledger intact: 2 entries" in out
     assert out.rstrip().endswith("subtly different refactor refuted with a counterexample.")
-    assert snapshot(repo) == before
 
 
 def test_demo_02_differential_testing():
-    repo = EXAMPLES / "02_differential_testing" / "repo"
-    before = snapshot(repo)
-    result = subprocess.run([sys.executable, str(EXAMPLES / "02_differential_testing" / "demo.py")],
-                            capture_output=True, text=True, check=False, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    out = run_demo("02_differential_testing")
     assert "PASSED    equivalent   ops.clamp" in out
     assert "counterexample: ops.clamp(x=0, lo=0, hi=-1)  old -> returned -1  new -> returned 0" in out
     assert "[runtime-audit]" in out and "/tmp/.cache-stats" in out
     assert "Untrusted code ran in isolated workers:" in out
-    assert snapshot(repo) == before
