@@ -143,3 +143,15 @@ def test_runtime_monkeypatching_of_shared_modules_is_a_violation(repo, tmp_path,
     outcome = next(o for o in report["obligations"] if o["target"] == "ops.clamp")
     assert (outcome["level"], outcome["verifier"]) == ("VIOLATION", "pbt"), outcome
     assert "module-mutation" in {v["rule"] for v in report["violations"]}
+
+
+def test_agreement_only_on_exceptions_is_vacuous_not_passed(make_repo, tmp_path):
+    # Both versions need a file that is not in the tree: every input raises on both sides.
+    reader = ('def scaled(x: int) -> int:\n    with open("weights.txt") as handle:\n'
+              '        return x * int(handle.read())\n')
+    root = make_repo({"w.py": reader, "pyproject.toml": "[tool.sandbox]\nmax_examples = 30\n"})
+    patch = tmp_path / "patch.json"
+    patch.write_text(json.dumps({"files": {"w.py": reader.replace("x * int", "int(handle.read()) * 0 + x * int")}}))
+    code, report, err = check(root, patch)
+    outcome = next(o for o in report["obligations"] if o["target"] == "w.scaled")
+    assert code == 1 and outcome["level"] == "UNKNOWN" and "vacuous" in outcome["detail"], outcome

@@ -39,6 +39,8 @@ class _Judge:
         self.slots, self.n_receiver = slots, n_receiver
         self.spec = obligation.spec
         self.pre = getattr(self.spec, "pre", None)
+        # What the compared calls did, to tell a real agreement from a vacuous one.
+        self.returned = self.raised = 0
 
     def split(self, values: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
         receiver_values, call_values = values[:self.n_receiver], values[self.n_receiver:]
@@ -75,6 +77,8 @@ class _Judge:
         old, new = self.call("old", values), self.call("new", values)
         if OutcomeKind.DIED in (old.kind, new.kind):
             return _death(values, old, new)
+        self.returned += new.kind is OutcomeKind.RETURNED
+        self.raised += new.kind is OutcomeKind.RAISED
         if old.kind is OutcomeKind.RAISED and new.kind is OutcomeKind.RAISED:
             ok = old.error_type == new.error_type
         elif old.kind is OutcomeKind.RETURNED and new.kind is OutcomeKind.RETURNED:
@@ -86,6 +90,8 @@ class _Judge:
 
     def _invariant(self, values: tuple[Any, ...]) -> Finding | None:
         new = self.call("new", values)
+        self.returned += new.kind is OutcomeKind.RETURNED
+        self.raised += new.kind is OutcomeKind.RAISED
         if new.kind is OutcomeKind.RETURNED:
             try:
                 holds, why = bool(self.spec.post(*self._all_args(values), new.value)), "post is false"  # type: ignore[union-attr]
@@ -237,6 +243,12 @@ class DifferentialTester(Verifier):
                                      f"{obligation.target}; widen pre or give inputs that satisfy it")
             return self._unknown(f"the time budget of {context.timeout:g}s ended before any input of "
                                  f"{obligation.target} ran")
+        inner = judge.inner if isinstance(judge, _PositionalJudge) else judge
+        if inner.returned == 0 and inner.raised > 0:
+            return self._unknown(
+                f"vacuous: {obligation.target} raised on every one of the {inner.raised} inputs tried, on both "
+                "sides, so agreeing says nothing about what it computes; state inputs that reach its normal path "
+                "(pre= or inputs= in the property file)")
         return Evidence(Level.PASSED, self.name, self._passed_detail(obligation, context, result, seconds))
 
     def _passed_detail(self, obligation: Obligation, context: Context, result: SearchResult, seconds: float) -> str:
