@@ -38,15 +38,19 @@ class Gate:
     >>> if verdict.accepted: gate.apply(verdict)         # doctest: +SKIP
     """
 
-    def __init__(self, root: Path, config: Config, properties: Sequence[Property], properties_digest: str) -> None:
+    def __init__(self, root: Path, config: Config, properties: Sequence[Property], properties_digest: str,
+                 *, worker_tree: Path | None = None) -> None:
         self.root = root
+        # Where the workers copy the rest of the repository from (``--base`` checks read the
+        # touched files from a base export but run code against the full work tree).
+        self.worker_tree = worker_tree or root
         self.config = config
         self.properties = tuple(properties)
         self._properties_digest = properties_digest
         self.policy = _policy(config, self.properties)
 
     @classmethod
-    def from_repo(cls, path: str | os.PathLike[str], **overrides: Any) -> "Gate":
+    def from_repo(cls, path: str | os.PathLike[str], *, worker_tree: Path | None = None, **overrides: Any) -> "Gate":
         """Read ``[tool.sandbox]`` and the property files of the repository at ``path``.
 
         Keyword arguments (``require``, ``seed``, ``jobs``, ``timeout``) override the configuration.
@@ -60,7 +64,7 @@ class Gate:
         for name in config.properties:
             if (root / name).is_file():
                 digest.update(name.encode() + b"\0" + (root / name).read_bytes())
-        return cls(root, config, properties, digest.hexdigest())
+        return cls(root, config, properties, digest.hexdigest(), worker_tree=worker_tree)
 
     @property
     def state_dir(self) -> Path:
@@ -130,7 +134,7 @@ class Gate:
             return
         from sandbox._workers import IsolatedExecutor
 
-        executor = IsolatedExecutor(self.root, before, after, timeout=self.config.call_timeout,
+        executor = IsolatedExecutor(self.worker_tree, before, after, timeout=self.config.call_timeout,
                                     memory_mb=self.config.memory_mb, strict=self.config.isolation == "strict")
         try:
             yield executor

@@ -38,7 +38,7 @@ def check_revisions(repo: Path, base: str, head: str | None, **overrides: Any) -
         property_files = tuple((table or {}).get("properties", Config().properties))
         for path in {*patch.paths, "pyproject.toml", *property_files}:
             _export(repo, base, path, root)
-        verdict = Gate.from_repo(root, **overrides).check(patch)
+        verdict = Gate.from_repo(root, worker_tree=repo, **overrides).check(patch)
     return _relabel(verdict, repo)
 
 

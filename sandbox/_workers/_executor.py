@@ -303,8 +303,10 @@ class IsolatedExecutor:
             return work
         owner = _isolation.NOBODY if "uid-drop" in self._layers else None
         work.mkdir(mode=0o755)
-        deleted = frozenset(self._before) - frozenset(self._after) if side == "new" else frozenset()
-        _tree.copy_tree(self._repo, work / "tree", self._after if side == "new" else None, deleted, owner=owner)
+        # Each side is the repository with that side's version of every touched file, so the old
+        # side is right even when `repo` is a work tree already at the new revision (`--base`).
+        mine, theirs = (self._after, self._before) if side == "new" else (self._before, self._after)
+        _tree.copy_tree(self._repo, work / "tree", mine, frozenset(theirs) - frozenset(mine), owner=owner)
         for name in ("home", "tmp"):
             (work / name).mkdir(mode=0o700)
             if owner is not None:

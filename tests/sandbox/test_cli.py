@@ -215,3 +215,21 @@ def test_log_of_a_repository_with_no_ledger(repo):
     code, out, _ = run("log", "--verify", "--repo", str(repo))
     assert code == 0 and out.startswith("ledger intact: 0 entries")
     assert not (repo / ".sandbox").exists()
+
+
+def test_base_head_runs_code_against_the_whole_tree_at_each_revision(make_repo):
+    # clip() calls a helper in another module: the workers need the untouched files too.
+    root = make_repo({
+        "helpers.py": "def bound(limit: float) -> float:\n    return abs(limit)\n",
+        "train.py": "from helpers import bound\n\n\ndef clip(value: float, limit: float) -> float:\n"
+                    "    return max(-bound(limit), min(bound(limit), value))\n",
+    })
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "base")
+    (root / "train.py").write_text((root / "train.py").read_text().replace("value))", "value + 1))"))
+    _git(root, "commit", "-q", "-am", "head")
+    code, out, err = run("check", "--repo", str(root), "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
+    outcome = next(o for o in json.loads(out)["obligations"] if o["target"] == "train.clip")
+    assert code == 1 and outcome["level"] == "REFUTED", outcome
+    assert "returned" in outcome["counterexample"]["old"]  # the old side ran, with its helper
