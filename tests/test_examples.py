@@ -26,14 +26,21 @@ def test_demo_01_policy_gate():
     out = run_demo("01_policy_gate")
     assert "sandbox check: ACCEPTED" in out
     assert "[subprocess]" in out and "os.system" in out
-    assert "counterexample: train.clip(" in out and "-0.0" in out
+    assert "REFUTED" in out and "counterexample: train.clip(" in out and "limit=-" in out
     assert "ledger intact: 2 entries" in out
     assert out.rstrip().endswith("subtly different refactor refuted with a counterexample.")
 
 
 def test_demo_02_differential_testing():
     out = run_demo("02_differential_testing")
-    assert "PASSED    equivalent   ops.clamp" in out
-    assert "counterexample: ops.clamp(x=0, lo=0, hi=-1)  old -> returned -1  new -> returned 0" in out
+    assert "PASSED    equivalent   ops.clamp_all                    pbt" in out
+    assert "counterexample: ops.clamp_all(values=[0], lo=0, hi=-1)  old -> returned [-1]  new -> returned [0]" in out
     assert "[runtime-audit]" in out and "/tmp/.cache-stats" in out
     assert "Untrusted code ran in isolated workers:" in out
+
+
+def test_demo_03_proofs():
+    out = run_demo("03_proofs")
+    assert "PROVEN    equivalent   train.lr_at" in out
+    assert "PROVEN    invariant    train.finetune_lr" in out
+    assert "counterexample: train.lr_at(step=100)" in out and "replayed concretely in the workers" in out

@@ -17,12 +17,12 @@ _REGISTRY: dict[str, str] = {
     "static": "verifiers.static:StaticPolicy",
     "literal": "verifiers.literal:LiteralVerifier",
     "pbt": "verifiers.pbt:DifferentialTester",
+    "smt": "verifiers.smt:SmtProver",
 }
 
 # Verifiers the design routes obligations to that this version does not ship yet,
 # with what they will do, so a rejection can say exactly what is missing.
 PLANNED: Mapping[str, str] = {
-    "smt": "the z3 prover of equivalence and invariants",
     "numeric": "the torch/jax numeric comparison of tensor kernels",
 }
 

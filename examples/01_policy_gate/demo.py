@@ -28,10 +28,10 @@ EXPECTED = {
     # Hides `os.system` behind an alias and a concatenated string: the static
     # policy sees through both and names the rule.
     "02_hostile_shell.diff": 1,
-    # A refactor of clip() that looks equivalent -- min/max swapped around -- but returns
-    # 0.0 where the old code returned -0.0: old and new run in isolated workers, and the
-    # differential tester finds and shrinks the difference.
-    "03_refactor_signed_zero.diff": 1,
+    # A refactor of clip() that looks equivalent -- min/max swapped around -- but is not
+    # when the limit is negative: z3 finds a counterexample, and the isolated workers
+    # replay it concretely before it is reported.
+    "03_refactor_not_equivalent.diff": 1,
 }
 
 

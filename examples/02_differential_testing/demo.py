@@ -3,9 +3,10 @@
 Run it with ``.venv/bin/python examples/02_differential_testing/demo.py``.  Three patches to
 ``repo/ops.py`` (never modified):
 
-1. an equivalent rewrite of ``clamp`` -- accepted: no difference in hundreds of generated
-   inputs, boundary values first;
-2. a "branch-free optimisation" of ``clamp`` -- refuted: it differs when ``lo > hi``, and the
+1. an equivalent rewrite of ``clamp_all`` as a list comprehension -- accepted: no difference in
+   hundreds of generated inputs, boundary values first (lists are outside the z3 prover's
+   subset, so it answers UNKNOWN and the differential tester decides);
+2. a "branch-free optimisation" of ``clamp_all`` -- refuted: it differs when ``lo > hi``, and the
    report shows the shrunk counterexample as a call, with old and new results;
 3. a patch that quietly logs every input to a file, hidden behind ``functools.partial`` where
    the static policy cannot see it -- stopped at run time by the worker sandbox.

@@ -109,7 +109,8 @@ def test_runtime_hostile_patch_is_rejected_by_running_it(repo, tmp_path, case: C
     levels = {o["target"]: o for o in report["obligations"]}
     assert levels["ops.py"]["level"] == "PASSED", "the static policy already caught it; pick a subtler pattern"
     outcome = levels[f"ops.{case.function}"]
-    assert (outcome["level"], outcome["verifier"]) == (case.level, "pbt"), outcome
+    # z3 may find a refutation first; it is replayed in the same workers before it counts.
+    assert outcome["level"] == case.level and outcome["verifier"] in ("smt", "pbt"), outcome
     text = json.dumps(outcome)
     for word in case.words:
         assert word in text
@@ -123,7 +124,7 @@ def test_an_equivalent_refactor_passes_in_the_workers(repo, tmp_path):
     code, report, err = check(repo, patch)
     assert code == 0, err + json.dumps(report, indent=1)
     outcome = next(o for o in report["obligations"] if o["target"] == "ops.clamp")
-    assert (outcome["level"], outcome["verifier"]) == ("PASSED", "pbt")
+    assert (outcome["level"], outcome["verifier"]) in (("PASSED", "pbt"), ("PROVEN", "smt"))
 
 
 MONKEYPATCHES = [

@@ -83,31 +83,39 @@ def test_comment_only_change_is_accepted_with_just_the_policy_check(repo, checke
     assert [c.note for c in verdict.changes] == ["formatting or comments only"]
 
 
-def test_modified_function_is_tested_differentially_and_a_signed_zero_difference_refuted(repo, checked):
-    # max(-l, min(l, v)) and min(l, max(-l, v)) disagree on the sign of zero: -0.0 vs 0.0.
+def test_modified_function_that_is_not_equivalent_is_refuted_with_a_replayed_call(repo, checked):
+    # max(-l, min(l, v)) and min(l, max(-l, v)) disagree for l < 0 (and on the sign of zero).
     verdict = checked(edit(repo, "return max(-limit, min(limit, value))", "return min(limit, max(-limit, value))"))
     assert not verdict.accepted
     outcome = next(o for o in verdict.outcomes if o.obligation.target == "train.clip")
     assert outcome.obligation.route == ("smt", "pbt")
-    assert (outcome.evidence.level.value, outcome.evidence.verifier) == ("REFUTED", "pbt")
+    assert outcome.evidence.level.value == "REFUTED" and outcome.evidence.verifier in ("smt", "pbt")
     cex = outcome.evidence.counterexample
     assert cex is not None and cex.call.startswith("train.clip(") and cex.old != cex.new
     assert cex.replay.startswith("Gate.from_repo(") and "seed=3" in cex.replay
     assert "bubblewrap" in verdict.isolation or "REDUCED" in verdict.isolation
 
 
-def test_equivalent_refactor_passes_with_the_examples_and_seed_reported(repo, checked):
-    verdict = checked(edit(repo, "return x\n", "return x + 0\n"))
+def test_equivalent_refactor_in_the_prover_subset_is_proven(repo, checked):
+    verdict = checked(edit(repo, "return x\n", "return x + 0\n"), require="proven")
     outcome = next(o for o in verdict.outcomes if o.obligation.target == "train._private_helper")
-    assert (outcome.evidence.level.value, outcome.evidence.verifier) == ("PASSED", "pbt")
-    assert "seed 3" in outcome.evidence.detail and "generated inputs" in outcome.evidence.detail
+    assert (outcome.evidence.level.value, outcome.evidence.verifier) == ("PROVEN", "smt")
     assert verdict.accepted
 
 
-def test_without_a_prover_require_proven_rejects_what_testing_passed(repo, checked):
-    verdict = checked(edit(repo, "return x\n", "return x + 0\n"), require="proven")
-    outcome = next(o for o in verdict.outcomes if o.obligation.target == "train._private_helper")
-    assert outcome.evidence.level.value == "PASSED" and not outcome.ok and not verdict.accepted
+LISTS = "def total(values: list[int]) -> int:\n    result = 0\n    for v in values:\n        result += v\n    return result\n"
+
+
+def test_outside_the_prover_subset_testing_decides_and_require_proven_rejects_it(make_repo):
+    root = make_repo({"agg.py": LISTS, "pyproject.toml": "[tool.sandbox]\nseed = 3\nmax_examples = 60\n"})
+    patch = Patch.from_files({"agg.py": "def total(values: list[int]) -> int:\n    return sum(values)\n"})
+    passed = Gate.from_repo(root).check(patch)
+    outcome = next(o for o in passed.outcomes if o.obligation.target == "agg.total")
+    assert (outcome.evidence.level.value, outcome.evidence.verifier) == ("PASSED", "pbt"), outcome.evidence
+    assert "seed 3" in outcome.evidence.detail and "generated inputs" in outcome.evidence.detail
+    assert passed.accepted
+    strict = Gate.from_repo(root, require="proven").check(patch)
+    assert not strict.accepted and not strict.outcomes[-1].ok
 
 
 def test_retune_within_bounds_is_proven_and_its_readers_need_nothing_more(repo, checked):

@@ -1,13 +1,17 @@
-"""Small numeric helpers a training loop calls on every step."""
+"""Small helpers a training loop calls on every step."""
 
 
-def clamp(x: int, lo: int, hi: int) -> int:
-    """Clamp ``x`` into ``[lo, hi]``."""
-    if x < lo:
-        return lo
-    if x > hi:
-        return hi
-    return x
+def clamp_all(values: list[int], lo: int, hi: int) -> list[int]:
+    """Clamp every value into ``[lo, hi]``."""
+    out = []
+    for value in values:
+        if value < lo:
+            out.append(lo)
+        elif value > hi:
+            out.append(hi)
+        else:
+            out.append(value)
+    return out
 
 
 def running_mean(values: list[float]) -> float:

@@ -1,0 +1,133 @@
+"""Trust but verify: replay z3's counterexamples and cross-check its proofs by running the code."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from properties import Kind
+from verifiers._contract import Context, Outcome, OutcomeKind
+from verifiers._values import same
+from verifiers.smt._types import BOOL, FLOAT, INT
+
+__all__ = ["Replay", "Replayer", "show_call"]
+
+_INTS = [0, 1, -1, 2, -2, 3, -3, 7, -7, 10, 100, -100, 1000, 10_000, 2 ** 31, -(2 ** 31), 2 ** 53 + 1]
+_FLOATS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e-300, 5e-324, 1e300, sys.float_info.max, math.inf, -math.inf,
+           math.nan, 0.1, 1e-3]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float('{value}')"
+    return repr(value)
+
+
+def show_call(plan_: Any, values: list[Any]) -> str:
+    """The call a person can type: ``train.f(x=3, y=-1)``."""
+    inner = ", ".join(f"{n}={_show(v)}" for n, v in zip(plan_.names, values))
+    return f"{plan_.obligation.target}({inner})"
+
+
+def _show_outcome(outcome: Outcome) -> str:
+    if outcome.kind is OutcomeKind.RETURNED:
+        return f"returned {_show(outcome.value)}"
+    if outcome.kind is OutcomeKind.RAISED:
+        return f"raised {_error(outcome)}"
+    return f"died ({outcome.error_type}: {outcome.message})"
+
+
+def _error(outcome: Outcome) -> str:
+    return outcome.error_type.removeprefix("builtins.")
+
+
+@dataclass
+class Replay:
+    """What a concrete run of one input showed: ``fails`` when the obligation is broken there."""
+
+    fails: bool = False
+    old: str | None = None
+    new: str | None = None
+    error: str = ""
+
+
+class Replayer:
+    """Runs inputs through ``context.executor`` and judges them as the obligation demands."""
+
+    def __init__(self, plan_: Any, context: Context) -> None:
+        self.plan, self.executor = plan_, context.executor
+        obligation = plan_.obligation
+        self.callee = f"{plan_.new_info.name}:{obligation.target.rpartition('.')[2]}"
+        self.spec = obligation.spec
+
+    def _call(self, side: str, values: list[Any]) -> Outcome:
+        args = tuple(v for v, k in zip(values, self.plan.keyword_only) if not k)
+        kwargs = {n: v for n, v, k in zip(self.plan.names, values, self.plan.keyword_only) if k}
+        return self.executor.call(side, self.callee, args, kwargs)  # type: ignore[union-attr]
+
+    def replay(self, values: list[Any]) -> Replay:
+        new = self._call("new", values)
+        if self.plan.obligation.kind is Kind.INVARIANT and new.kind is OutcomeKind.RETURNED:
+            try:
+                holds, why = bool(self.spec.post(*values, new.value)), "post is false"  # type: ignore[union-attr]
+            except Exception as error:  # noqa: BLE001 - a post that cannot judge the output is not satisfied
+                holds, why = False, f"post raised {type(error).__name__}"
+            return Replay(not holds, None, f"{_show_outcome(new)} ({why})" if not holds else _show_outcome(new))
+        if self.plan.obligation.old_source is None:
+            return Replay(True, None, _show_outcome(new))
+        old = self._call("old", values)
+        if OutcomeKind.DIED in (old.kind, new.kind):
+            return Replay(False, _show_outcome(old), _show_outcome(new),
+                          f"a worker died (old {_show_outcome(old)}, new {_show_outcome(new)})")
+        if old.kind is OutcomeKind.RAISED and new.kind is OutcomeKind.RAISED:
+            ok = _error(old) == _error(new)
+        elif self.plan.obligation.kind is Kind.INVARIANT:
+            ok = False  # new raised, old did not raise the same type
+        else:
+            ok = old.kind is new.kind is OutcomeKind.RETURNED and same(old.value, new.value)
+        return Replay(not ok, _show_outcome(old), _show_outcome(new))
+
+    def admits(self, values: list[Any]) -> bool:
+        pre = getattr(self.spec, "pre", None)
+        if pre is None:
+            return True
+        try:
+            return bool(pre(*values))
+        except Exception:  # noqa: BLE001 - an input pre cannot judge is outside the domain
+            return False
+
+    def boundary_inputs(self, count: int, seed: int, ints: list[int] | None = None) -> list[list[Any]]:
+        """Up to ``count`` inputs pre admits: boundary values of each type (and ``ints``), then seeded random ones."""
+        rng = random.Random(seed)
+        pools = {INT: (ints or []) + _INTS, FLOAT: _FLOATS + [float(i) for i in ints or []], BOOL: [False, True]}
+        found: list[list[Any]] = []
+        for attempt in range(count * 20):
+            if len(found) >= count:
+                break
+            values = [self._draw(pools[k], k, attempt, rng) for k in self.plan.kinds]
+            if self.admits(values):
+                found.append(values)
+        return found
+
+    @staticmethod
+    def _draw(pool: list[Any], kind: str, attempt: int, rng: random.Random) -> Any:
+        if attempt < len(pool) * 2 and rng.random() < 0.7:
+            return pool[(attempt + rng.randrange(len(pool))) % len(pool)]
+        if kind == INT:
+            return rng.choice([rng.randint(-20, 20), rng.randint(-10 ** 6, 10 ** 6)])
+        if kind == FLOAT:
+            return rng.choice([rng.uniform(-10, 10), rng.uniform(-1e6, 1e6), float(rng.randint(-50, 50))])
+        return rng.random() < 0.5
+
+    def crosscheck(self, inputs: list[list[Any]]) -> tuple[bool, str] | None:
+        """The first problem a concrete run shows on ``inputs`` as (is a disagreement, what), or None."""
+        for values in inputs:
+            result = self.replay(values)
+            if result.error:
+                return False, f"could not run {show_call(self.plan, values)}: {result.error}"
+            if result.fails:
+                return True, f"{show_call(self.plan, values)}: old {result.old}, new {result.new}"
+        return None
