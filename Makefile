@@ -32,6 +32,7 @@ test: system-deps $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/verifiers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
