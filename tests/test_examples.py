@@ -44,3 +44,9 @@ def test_demo_03_proofs():
     assert "PROVEN    equivalent   train.lr_at" in out
     assert "PROVEN    invariant    train.finetune_lr" in out
     assert "counterexample: train.lr_at(step=100)" in out and "replayed concretely in the workers" in out
+
+
+def test_demo_04_kernels():
+    out = run_demo("04_kernels")
+    assert "PASSED    kernel" in out and "REFUTED   kernel" in out
+    assert "cached results" in out

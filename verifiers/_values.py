@@ -103,7 +103,47 @@ class _Plain:
                     "kwargs": [[k, self.convert(v, down, seen)] for k, v in value.kwargs]}
         if isinstance(value, Opaque):
             return {"$object": value.type, "state": self.convert(value.state, down, seen)}
+        if _qualname(value) == "numpy.ndarray":
+            return _ndarray_plain(value)
         return {"$object": _qualname(value), "state": self.convert(_state(value), down, seen)}
+
+
+# numpy dtypes an ``$ndarray`` may carry; anything else (object, structured, datetime) is refused.
+_NDARRAY_DTYPES = frozenset({
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "complex64", "complex128", "bfloat16"})
+
+
+def _ndarray_plain(value: Any) -> Any:
+    """A numpy array as dtype name, shape and raw little-endian bytes (numpy is imported lazily)."""
+    import numpy
+
+    name = value.dtype.name
+    if name not in _NDARRAY_DTYPES:
+        return {"$object": "numpy.ndarray", "state": f"unsupported dtype {name}"}
+    raw = numpy.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<")).tobytes()
+    return {"$ndarray": base64.b64encode(raw).decode(), "dtype": name, "shape": list(value.shape)}
+
+
+def _ndarray_value(plain: Mapping[str, Any]) -> Any:
+    """The numpy array an ``$ndarray`` form stands for; checks dtype, shape and length."""
+    import numpy
+
+    name, shape = plain["dtype"], plain["shape"]
+    if name not in _NDARRAY_DTYPES:
+        raise ValueError(f"dtype {name!r} is not allowed")
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError(f"bad shape {shape!r}")
+    if name == "bfloat16":
+        import ml_dtypes
+
+        dtype = numpy.dtype(ml_dtypes.bfloat16)
+    else:
+        dtype = numpy.dtype(name).newbyteorder("<")
+    raw = base64.b64decode(plain["$ndarray"], validate=True)
+    if len(raw) != math.prod(shape) * dtype.itemsize:
+        raise ValueError(f"{len(raw)} bytes do not fill shape {shape} of {name}")
+    return numpy.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _state(value: Any) -> Any:
@@ -180,6 +220,8 @@ def _tagged(plain: Mapping[str, Any], depth: int) -> Any:
         if tag == "$construct":
             kwargs = tuple((str(k), from_plain(v, depth)) for k, v in plain.get("kwargs", []))
             return Construct(str(plain[tag]), tuple(from_plain(plain.get("args", {"$tuple": []}), depth)), kwargs)
+        if tag == "$ndarray":
+            return _ndarray_value(plain)
         if tag in ("$cycle", "$truncated"):
             return Opaque(tag, str(plain[tag]))
     except (TypeError, ValueError, KeyError, OverflowError) as error:
@@ -214,9 +256,24 @@ def same(a: Any, b: Any) -> bool:
         return _sorted_plain(a) == _sorted_plain(b)
     if isinstance(a, Opaque):
         return a.type == b.type and same(a.state, b.state)
+    if type(a).__name__ == "ndarray":
+        return _same_array(a, b)
     if isinstance(a, Construct):
         return a == b
     return bool(a == b)
+
+
+def _same_array(a: Any, b: Any) -> bool:
+    """Arrays as data: same dtype and shape, elements bit for bit except that NaN equals NaN."""
+    import numpy as np
+
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.tobytes() == b.tobytes():
+        return True
+    if a.dtype.kind not in "fc":
+        return False
+    return bool(np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a), np.signbit(b)))
 
 
 def _sorted_plain(items: Any) -> list[str]:

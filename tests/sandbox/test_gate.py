@@ -152,7 +152,8 @@ def test_tensor_function_is_routed_to_the_numeric_verifier(repo, checked):
     verdict = checked(edit(repo, "return x\n", "return x * 1\n", path="model.py"))
     outcome = next(o for o in verdict.outcomes if o.obligation.target == "model.act")
     assert outcome.obligation.kind.value == "kernel" and outcome.obligation.route == ("numeric",)
-    assert outcome.evidence.level.value == "UNKNOWN" and "'numeric'" in outcome.evidence.detail
+    assert outcome.evidence.verifier == "numeric" and outcome.evidence.level.value == "PASSED", outcome.evidence.detail
+    assert "bubblewrap" in verdict.isolation or "REDUCED" in verdict.isolation
 
 
 @pytest.mark.parametrize("path, text", [

@@ -439,3 +439,8 @@ def test_new_modules_with_their_own_names_or_inside_packages_pass(path):
 
 def test_editing_an_existing_module_named_like_another_is_not_shadowing_anew():
     assert check("x = 2\n", before="x = 1\n", path="math.py").level is Level.PASSED
+
+
+def test_a_new_package_named_like_the_checker_is_shadowing():
+    evidence = check("x = 1\n", path="verifiers/__init__.py")
+    assert [v.rule for v in evidence.violations] == ["module-shadowing"] and "checker" in evidence.violations[0].message

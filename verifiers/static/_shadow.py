@@ -14,6 +14,8 @@ import sys
 __all__ = ["shadowed_module"]
 
 _STARTUP = frozenset({"sitecustomize", "usercustomize"})
+# The checker's own packages: workers import the numeric harness from them, after the tree.
+_CHECKER = frozenset({"sandbox", "verifiers", "properties", "models"})
 
 
 def shadowed_module(path: str) -> str | None:
@@ -26,6 +28,8 @@ def shadowed_module(path: str) -> str | None:
         parts = parts[1:]
     top = parts[0].removesuffix(".py")
     if len(parts) == 1 or (len(parts) == 2 and parts[1] == "__init__.py"):
+        if top in _CHECKER:
+            return f"{path} shadows the checker's own package `{top}`"
         if top in sys.stdlib_module_names or top in sys.builtin_module_names:
             return f"{path} shadows the standard-library module `{top}`"
         if top in _installed():

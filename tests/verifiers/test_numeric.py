@@ -1,0 +1,494 @@
+"""The numeric verifier against real isolated workers: safe rewrites pass, unsafe ones are refuted by name.
+
+One repository holds every kernel: the old ``model.py``/``jmodel.py`` define the
+reference version under each name, the new ones the rewrite under test, so one
+pair of workers (torch and jax imported once) serves the whole module.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from properties import Kernel, Kind, Obligation, kernel
+from sandbox._workers import IsolatedExecutor
+from tests.conftest import write_tree
+from verifiers import Context, Level
+from verifiers.numeric import KernelComparator
+import verifiers.numeric as numeric
+
+OLD_TORCH = '''
+import math
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def _softmax(x):
+    m = x.max(dim=-1, keepdim=True).values
+    e = torch.exp(x - m)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def _layer_norm(x, weight, bias, eps):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_bf16(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_cached(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_global(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_inplace(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_flaky(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_write(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def detach_copy(x: torch.Tensor) -> torch.Tensor:
+    return x.clone()
+
+
+def softmax(x: torch.Tensor) -> torch.Tensor:
+    return _softmax(x)
+
+
+def softmax_naive(x: torch.Tensor) -> torch.Tensor:
+    return _softmax(x)
+
+
+def softmax_axis(x: torch.Tensor) -> torch.Tensor:
+    return _softmax(x)
+
+
+def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    return _layer_norm(x, weight, bias, eps)
+
+
+def layer_norm_no_eps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    return _layer_norm(x, weight, bias, eps)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    return _softmax(scores) @ v
+
+
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    return _softmax(scores.masked_fill(~mask, float("-inf"))) @ v
+
+
+def reduce_dim(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x.sum(dim)
+
+
+def fused_2d(x: torch.Tensor) -> torch.Tensor:
+    return torch.log1p(x.abs())
+
+
+def square_only(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[-1] != 3 or x.shape[-2] != 3:
+        raise ValueError("3x3 only")
+    return x @ x
+
+
+class Norm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _layer_norm(x, self.weight, self.bias, self.eps)
+
+
+class NormNoEps(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _layer_norm(x, self.weight, self.bias, self.eps)
+'''
+
+NEW_TORCH = '''
+import math
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+_CACHE = {}
+_LAST = []
+_CALLS = []
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def _softmax(x):
+    m = x.max(dim=-1, keepdim=True).values
+    e = torch.exp(x - m)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def _layer_norm(x, weight, bias, eps):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x)
+
+
+def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
+def gelu_bf16(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x.to(torch.bfloat16)).to(x.dtype)
+
+
+def gelu_cached(x: torch.Tensor) -> torch.Tensor:
+    key = (tuple(x.shape), x.dtype)
+    if key not in _CACHE:
+        _CACHE[key] = F.gelu(x)
+    return _CACHE[key]
+
+
+def gelu_global(x: torch.Tensor) -> torch.Tensor:
+    if not _LAST or _LAST[0].shape != x.shape:
+        _LAST[:] = [F.gelu(x)]
+    return _LAST[0]
+
+
+def gelu_inplace(x: torch.Tensor) -> torch.Tensor:
+    return x.mul_(0.5 * (1.0 + torch.erf(x / math.sqrt(2.0))))
+
+
+def gelu_flaky(x: torch.Tensor) -> torch.Tensor:
+    _CALLS.append(1)
+    return F.gelu(x) * (1.0 + 1e-3 * (len(_CALLS) % 2))
+
+
+def gelu_write(x: torch.Tensor) -> torch.Tensor:
+    open("/etc/numeric_test_owned", "w")
+    return F.gelu(x)
+
+
+def detach_copy(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def softmax(x: torch.Tensor) -> torch.Tensor:
+    return torch.exp(x - torch.logsumexp(x, dim=-1, keepdim=True))
+
+
+def softmax_naive(x: torch.Tensor) -> torch.Tensor:
+    e = torch.exp(x)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def softmax_axis(x: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(x, dim=0)
+
+
+def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+
+
+def layer_norm_no_eps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    return _layer_norm(x, weight, bias, 0.0)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def reduce_dim(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x.sum(dim)
+
+
+def fused_2d(x: torch.Tensor) -> torch.Tensor:
+    if x.ndim > 2:
+        raise RuntimeError("the fused kernel handles 2-D inputs only")
+    return torch.log1p(x.abs())
+
+
+def square_only(x: torch.Tensor) -> torch.Tensor:
+    return x @ x
+
+
+class Norm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
+
+
+class NormNoEps(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _layer_norm(x, self.weight, self.bias, 0.0)
+'''
+
+OLD_JAX = '''
+import math
+import jax
+import jax.numpy as jnp
+
+
+def gelu(x: jax.Array) -> jax.Array:
+    return 0.5 * x * (1.0 + jax.scipy.special.erf(x / math.sqrt(2.0)))
+
+
+def gelu_tanh(x: jax.Array) -> jax.Array:
+    return 0.5 * x * (1.0 + jax.scipy.special.erf(x / math.sqrt(2.0)))
+
+
+def softmax(x: jax.Array) -> jax.Array:
+    e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
+    return e / jnp.sum(e, axis=-1, keepdims=True)
+'''
+
+NEW_JAX = '''
+import jax
+import jax.numpy as jnp
+
+
+def gelu(x: jax.Array) -> jax.Array:
+    return jax.nn.gelu(x, approximate=False)
+
+
+def gelu_tanh(x: jax.Array) -> jax.Array:
+    return jax.nn.gelu(x, approximate=True)
+
+
+def softmax(x: jax.Array) -> jax.Array:
+    return jax.nn.softmax(x, axis=-1)
+'''
+
+BEFORE = {"model.py": textwrap.dedent(OLD_TORCH), "jmodel.py": textwrap.dedent(OLD_JAX)}
+AFTER = {"model.py": textwrap.dedent(NEW_TORCH), "jmodel.py": textwrap.dedent(NEW_JAX)}
+
+
+@pytest.fixture(scope="module")
+def executor(tmp_path_factory):
+    repo = write_tree(tmp_path_factory.mktemp("numeric_repo"), BEFORE)
+    with IsolatedExecutor(repo, before=BEFORE, after=AFTER, timeout=60.0) as ex:
+        yield ex
+
+
+def _source(text: str, qualname: str) -> str:
+    body: list[ast.stmt] = ast.parse(text).body
+    node = None
+    for part in qualname.split("."):
+        node = next(n for n in body if getattr(n, "name", None) == part)
+        body = getattr(node, "body", [])
+    return ast.get_source_segment(text, node)
+
+
+def check(executor, target: str, spec: Kernel | None = None, seed: int = 0):
+    module, _, qualname = target.partition(".")
+    path = f"{module}.py"
+    obligation = Obligation(target, Kind.KERNEL, path, "changed kernel", ("numeric",),
+                            old_source=_source(BEFORE[path], qualname), new_source=_source(AFTER[path], qualname),
+                            spec=spec, module=module)
+    context = Context(before=BEFORE, after=AFTER, executor=executor, seed=seed)
+    return KernelComparator().check(obligation, context)
+
+
+def test_public_surface():
+    assert numeric.__all__ == ["KernelComparator"]
+
+
+def test_the_trusted_side_never_imports_torch_or_jax():
+    import subprocess
+
+    code = ("import sys, verifiers.numeric, verifiers.numeric._verifier; "
+            "print(sorted(m for m in ('torch', 'jax') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# At a size-1 normalised dim d/dx is exactly 0 in the oracle and F.layer_norm's backward leaves
+# rounding noise; the gradient floor is relative to the kernel's gradient scale over all cases.
+@pytest.mark.parametrize("target", ["model.gelu", "model.softmax", "model.layer_norm", "model.attention",
+                                    "jmodel.gelu", "jmodel.softmax", "model.Norm.forward"])
+def test_safe_rewrites_pass_with_statistics(executor, target):
+    evidence = check(executor, target)
+    assert evidence.level is Level.PASSED, evidence.detail
+    assert "worst ratio to bound" in evidence.detail and "devices cpu" in evidence.detail
+    assert "gradient d/d" in evidence.detail
+    assert "transposed" in evidence.detail or target.startswith("jmodel")
+
+
+def test_gelu_passes_in_bfloat16_too(executor):
+    evidence = check(executor, "model.gelu", kernel("model.gelu", dtypes=("float32", "bfloat16")))
+    assert evidence.level is Level.PASSED, evidence.detail
+    assert "[bfloat16]" in evidence.detail and "[float32]" in evidence.detail
+
+
+def test_make_inputs_with_a_boolean_mask(executor):
+    def make(rng):
+        mask = rng.random((2, 5, 5)) < 0.7
+        mask[..., 0] = True
+        return {"q": (2, 5, 8), "k": (2, 5, 8), "v": (2, 5, 8), "mask": mask}
+
+    evidence = check(executor, "model.masked_attention", kernel("model.masked_attention", make_inputs=make))
+    assert evidence.level is Level.PASSED, evidence.detail
+
+
+@pytest.mark.parametrize(("target", "check_name", "statistic"), [
+    ("model.gelu_tanh", "calibrated error bound", "exceeds the bound"),
+    ("jmodel.gelu_tanh", "calibrated error bound", "exceeds the bound"),
+    ("model.gelu_bf16", "calibrated error bound", "exceeds the bound"),
+    ("model.softmax_axis", "calibrated error bound", "exceeds the bound"),
+    ("model.softmax_naive", "NaN/Inf placement", "large-magnitude inputs"),
+    ("model.layer_norm_no_eps", "NaN/Inf placement", "non-finite"),
+    ("model.NormNoEps.forward", "calibrated error bound", "exceeds the bound"),
+    ("model.gelu_cached", "output dtype and shape", "gradients differ"),  # a stale output has no gradient
+    ("model.gelu_inplace", "input mutation", "in place"),
+    ("model.detach_copy", "output aliasing inputs", "shares memory"),
+    ("model.gelu_flaky", "determinism (same input twice)", "second call"),
+])
+def test_unsafe_rewrites_are_refuted_by_name(executor, target, check_name, statistic):
+    evidence = check(executor, target)
+    assert evidence.level is Level.REFUTED, evidence.detail
+    assert f"[{check_name}]" in evidence.detail and statistic in evidence.detail
+    assert evidence.counterexample is not None and "dtype=float32 device=cpu" in evidence.counterexample.call
+
+
+@pytest.mark.parametrize("target", ["model.gelu_cached", "model.gelu_global"])
+def test_cached_outputs_are_refuted_by_the_named_check_forward_only(executor, target):
+    evidence = check(executor, target, kernel(target, grad=False))
+    assert evidence.level is Level.REFUTED, evidence.detail
+    assert "[cached results (fresh inputs per call)]" in evidence.detail and "stale" in evidence.detail
+
+
+def test_the_refutation_names_old_and_new_error(executor):
+    evidence = check(executor, "model.gelu_tanh")
+    assert "RMSE old" in evidence.detail and "16 x (old error" in evidence.detail
+    assert evidence.counterexample.old.startswith("max abs error")
+
+
+def test_layer_norm_passes_off_size_1_dims_and_strict_is_tighter(executor):
+    make = lambda rng: [{"x": (4, 9), "weight": rng.standard_normal(9), "bias": rng.standard_normal(9)},  # noqa: E731
+                        {"x": (2, 3, 16), "weight": (16,), "bias": (16,)}]
+    default = check(executor, "model.layer_norm", kernel("model.layer_norm", make_inputs=make))
+    strict = check(executor, "model.layer_norm", kernel("model.layer_norm", make_inputs=make, preset="strict"))
+    assert default.level is Level.PASSED, default.detail
+    assert "bound = 2 x (old error + 1-ulp input sensitivity) + 4 ulps" in strict.detail
+
+
+def test_same_seed_same_answer(executor):
+    a, b = check(executor, "model.gelu_tanh", seed=3), check(executor, "model.gelu_tanh", seed=3)
+    assert a.level is b.level is Level.REFUTED and a.detail == b.detail
+
+
+def test_a_scalar_parameter_without_inputs_is_unknown_with_the_fix(executor):
+    evidence = check(executor, "model.reduce_dim")
+    assert evidence.level is Level.UNKNOWN and "make_inputs" in evidence.detail
+
+
+def test_make_inputs_gives_the_scalar(executor):
+    spec = kernel("model.reduce_dim", make_inputs=lambda rng: {"x": (3, 4), "dim": 1})
+    assert check(executor, "model.reduce_dim", spec).level is Level.PASSED
+
+
+def test_inputs_outside_the_old_domain_are_skipped_and_then_unknown(executor):
+    evidence = check(executor, "model.square_only")
+    assert evidence.level is Level.UNKNOWN and "ValueError" in evidence.detail and "make_inputs" in evidence.detail
+
+
+def test_make_inputs_in_the_old_domain_pass(executor):
+    spec = kernel("model.square_only", make_inputs=lambda rng: [{"x": (3, 3)}, {"x": rng.standard_normal((2, 3, 3))}])
+    evidence = check(executor, "model.square_only", spec)
+    assert evidence.level is Level.PASSED, evidence.detail
+
+
+def test_a_new_kernel_raising_where_the_old_returned_is_refuted(executor):
+    evidence = check(executor, "model.fused_2d")
+    assert evidence.level is Level.REFUTED and "raised builtins.RuntimeError" in evidence.detail
+    assert "x: float[5, 1, 9]" in evidence.counterexample.call
+
+
+def test_without_an_executor_it_is_unknown():
+    obligation = Obligation("model.gelu", Kind.KERNEL, "model.py", "", ("numeric",), "def gelu(x): ...",
+                            "def gelu(x): ...", module="model")
+    evidence = KernelComparator().check(obligation, Context(before={}, after={}))
+    assert evidence.level is Level.UNKNOWN and "executor" in evidence.detail
+
+
+def test_other_obligation_kinds_are_unknown(executor):
+    obligation = Obligation("model.gelu", Kind.EQUIVALENT, "model.py", "", ("numeric",), "x", "y", module="model")
+    assert KernelComparator().check(obligation, Context(before={}, after={}, executor=executor)).level \
+        is Level.UNKNOWN
+
+
+@pytest.mark.slow
+def test_a_new_kernel_writing_outside_the_sandbox_is_a_violation(executor):
+    evidence = check(executor, "model.gelu_write")
+    assert evidence.level is Level.VIOLATION, evidence.detail
+    assert "audit" in evidence.detail
+    assert check(executor, "model.gelu").level is Level.PASSED  # the next check gets a fresh worker
+
+
+def test_tolerance_is_calibrated_not_fixed():
+    from verifiers.numeric._tolerance import compare
+
+    oracle = np.array([1.0, 2.0, 4.0])
+    loose_old = oracle + 1e-3
+    stat = compare("out", "float32", 2.0 ** -23, oracle, loose_old, oracle + 1e-2, 16.0, 64.0)
+    assert stat.ok and stat.bound == pytest.approx(16e-3 + 64 * 2.0 ** -23 * 4.0)
+    exact_old = compare("out", "float32", 2.0 ** -23, oracle, oracle, oracle + 1e-4, 16.0, 64.0)
+    assert not exact_old.ok and exact_old.ratio > 1

@@ -1,0 +1,238 @@
+"""Anti-cheat checks and the error statistics of one case, judged on the harness's raw facts.
+
+Each check has a name that appears in the report.  A check compares the new
+kernel's facts against the old kernel's at the same dtype and device (and the
+float64 oracle for values), so whatever the old kernel legitimately does (alias
+an input, produce an Inf) the new one may do too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from verifiers.numeric._tolerance import Stats, compare
+
+__all__ = ["CHECKS", "Failure", "cached", "gradient_scale", "judge"]
+
+STRUCTURE = "output dtype and shape"
+DEVICE = "device of outputs"
+MUTATION = "input mutation"
+ALIASING = "output aliasing inputs"
+DETERMINISM = "determinism (same input twice)"
+NONFINITE = "NaN/Inf placement"
+CACHED = "cached results (fresh inputs per call)"
+SEPARATE = "no reading of the old implementation's output"
+LARGE = "large-magnitude inputs"
+ERROR = "calibrated error bound"
+CHECKS = (ERROR, STRUCTURE, DEVICE, MUTATION, ALIASING, DETERMINISM, NONFINITE, CACHED, SEPARATE, LARGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A named check that the new kernel failed, with what was seen."""
+
+    check: str
+    message: str
+    old: str = ""
+    new: str = ""
+
+
+def judge(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], *, dtype: str, eps: float,
+          factor: float, ulps: float, perturbed: dict[str, Any] | None = None,
+          gradients: bool = True, grad_scale: float = 0.0) -> tuple[list[Failure], list[Stats]]:
+    """Failures and statistics of ``new`` against ``old`` and the oracle on one case.
+
+    ``perturbed`` is the oracle on inputs moved by one ulp (see ``_tolerance``).
+    ``grad_scale`` is the largest oracle gradient over every case of the test (see
+    ``gradient_scale``): the floor of the gradient bound is relative to it.
+    """
+    failures = _structure(old["outputs"], new["outputs"]) + _devices(old["outputs"], new["outputs"])
+    failures += _mutation(old, new) + _aliasing(old, new) + _determinism(new)
+    if failures:
+        return failures, []
+    stats: list[Stats] = []
+    moved = _moved(perturbed, "outputs", len(new["outputs"]))
+    for o, a, b, m in zip(oracle["outputs"], old["outputs"], new["outputs"], moved):
+        failures += _values(o, a, b, f"output {b['path']}", dtype, eps, factor, ulps, stats, m)
+    if not gradients:
+        return failures, stats
+    failures += _gradients(oracle.get("grads"), old.get("grads"), new.get("grads"), dtype, eps, factor, ulps, stats,
+                           _moved(perturbed, "grads", len(new.get("grads") or [])), grad_scale)
+    return failures, stats
+
+
+def _structure(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Failure]:
+    shape = lambda outs: [(o["path"], o.get("dtype", o.get("type")), o.get("shape")) for o in outs]  # noqa: E731
+    if shape(old) != shape(new):
+        return [Failure(STRUCTURE, "the outputs differ in structure, dtype or shape",
+                        _show(shape(old)), _show(shape(new)))]
+    plain = [(a["path"], a.get("plain"), b.get("plain")) for a, b in zip(old, new) if not a["tensor"]]
+    bad = [(p, x, y) for p, x, y in plain if x != y or type(x) is not type(y)]
+    if bad:
+        return [Failure(STRUCTURE, f"non-tensor output {bad[0][0]} differs", repr(bad[0][1]), repr(bad[0][2]))]
+    return []
+
+
+def _devices(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Failure]:
+    pairs = [(a["path"], a.get("device"), b.get("device")) for a, b in zip(old, new) if a["tensor"]]
+    bad = [p for p in pairs if p[1] != p[2]]
+    if bad:
+        return [Failure(DEVICE, f"output {bad[0][0]} is on another device", str(bad[0][1]), str(bad[0][2]))]
+    return []
+
+
+def _mutation(old: dict[str, Any], new: dict[str, Any]) -> list[Failure]:
+    changed = lambda facts: {i["name"] for i in facts["inputs"] if i["before"] != i["after"]}  # noqa: E731
+    extra = sorted(changed(new) - changed(old))
+    if extra:
+        return [Failure(MUTATION, f"the new kernel modified its input(s) {', '.join(extra)} in place",
+                        "inputs unchanged", f"{', '.join(extra)} changed by the call")]
+    return []
+
+
+def _aliasing(old: dict[str, Any], new: dict[str, Any]) -> list[Failure]:
+    extra = sorted({tuple(p) for p in new["aliases"]} - {tuple(p) for p in old["aliases"]})
+    if extra:
+        path, name = extra[0]
+        return [Failure(ALIASING, f"output {path} shares memory with input {name} (the old kernel's did not)",
+                        "fresh output memory", f"{path} aliases {name}")]
+    return []
+
+
+def _determinism(new: dict[str, Any]) -> list[Failure]:
+    first = [digest(o.get("value")) for o in new["outputs"]]
+    if first != new["repeat"]:
+        return [Failure(DETERMINISM, "a second call on the same inputs gave a different output",
+                        "", "first and second call differ")]
+    return []
+
+
+def _moved(perturbed: dict[str, Any] | None, key: str, count: int) -> list[Any]:
+    """The perturbed oracle's values for outputs or gradients, or ``None`` where unavailable."""
+    found = perturbed.get(key) if isinstance(perturbed, dict) and "error" not in perturbed else None
+    if not isinstance(found, list) or len(found) != count:
+        return [None] * count
+    return [f.get("value") if isinstance(f, dict) else None for f in found]
+
+
+def _values(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], what: str, dtype: str, eps: float,
+            factor: float, ulps: float, stats: list[Stats], moved: Any = None, scale: float = 0.0) -> list[Failure]:
+    if not new.get("tensor", True):
+        return []
+    a, b, truth = old["value"], new["value"], oracle["value"]
+    if not new.get("floating", True):
+        if not np.array_equal(a, b):
+            return [Failure(ERROR, f"{what} (non-floating) differs from the old kernel's", _head(a), _head(b))]
+        return []
+    placement = _placement(truth, a, b, what)
+    if placement:
+        return placement
+    stat = compare(what, new.get("dtype", dtype), eps, truth, a, b, factor, ulps,
+                   moved if isinstance(moved, np.ndarray) else None, scale)
+    stats.append(stat)
+    if not stat.ok:
+        return [Failure(ERROR, f"{what}: new max abs error {stat.new_max:.3g} exceeds the bound {stat.bound:.3g} "
+                        f"= {factor:g} x (old error {stat.old_max:.3g} + 1-ulp input sensitivity "
+                        f"{stat.sensitivity:.3g}) + {ulps:g} ulps x eps {eps:.3g} x scale "
+                        f"{stat.scale:.3g} (ratio {stat.ratio:.3g}; RMSE old {stat.old_rmse:.3g}, new "
+                        f"{stat.new_rmse:.3g})", f"max abs error {stat.old_max:.3g}", f"max abs error {stat.new_max:.3g}")]
+    return []
+
+
+def _placement(truth: np.ndarray, old: np.ndarray, new: np.ndarray, what: str) -> list[Failure]:
+    """NaN/Inf of new where old has them, except new finite where old overflowed but the oracle did not."""
+    kinds = [_kind(x) for x in (truth, old, new)]
+    bad = (kinds[2] != kinds[1]) & ~((kinds[2] == 0) & (kinds[0] == 0))
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        names = {0: "finite", 1: "NaN", 2: "+Inf", 3: "-Inf"}
+        return [Failure(NONFINITE, f"{what}: {int(bad.sum())} element(s) non-finite where the old kernel's were not "
+                        f"(or the reverse), first at index {list(at)}",
+                        f"{names[int(kinds[1][at])]} (oracle {names[int(kinds[0][at])]})", names[int(kinds[2][at])])]
+    return []
+
+
+def _kind(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), 1, np.where(np.isposinf(values), 2, np.where(np.isneginf(values), 3, 0)))
+
+
+def _gradients(oracle: Any, old: Any, new: Any, dtype: str, eps: float, factor: float, ulps: float,
+               stats: list[Stats], moved: list[Any], floor_scale: float = 0.0) -> list[Failure]:
+    if new is None or old is None or oracle is None:
+        return []
+    old_error, new_error = _grad_error(old) or _grad_error(oracle), _grad_error(new)
+    if new_error and not old_error:
+        return [Failure(ERROR, f"the backward pass of the new kernel raised {new_error} (the old one's did not)",
+                        "gradients computed", new_error)]
+    if old_error:
+        return []
+    names = lambda gs: [(g["name"], g["dtype"], g["shape"]) for g in gs]  # noqa: E731
+    if names(old) != names(new):
+        return [Failure(STRUCTURE, "the gradients differ in inputs, dtype or shape", _show(names(old)),
+                        _show(names(new)))]
+    failures: list[Failure] = []
+    scale = max(_largest(oracle), floor_scale)
+    for o, a, b, m in zip(oracle, old, new, moved + [None] * len(new)):
+        failures += _values(o, a, b, f"gradient d/d{b['name']}", dtype, eps, factor, ulps, stats, m, scale)
+    return failures
+
+
+def _largest(grads: Any) -> float:
+    return max((float(np.max(np.abs(v), initial=0.0, where=np.isfinite(v))) for v in
+                (g.get("value") for g in grads or ()) if isinstance(v, np.ndarray)), default=0.0)
+
+
+def gradient_scale(oracles: list[dict[str, Any]]) -> float:
+    """The largest oracle gradient over every case: the kernel's gradient scale.
+
+    At a degenerate shape a gradient can be exactly zero (d/dx of a layer norm over a
+    size-1 dimension) while a fused backward leaves rounding noise of the kernel's usual
+    gradient size; relative to that case's own zero scale, any noise would fail.
+    """
+    return max((_largest(o.get("grads")) for o in oracles if isinstance(o, dict) and "error" not in o), default=0.0)
+
+
+def _grad_error(grads: Any) -> str:
+    if isinstance(grads, dict) and "error" in grads:
+        return f"{grads['error']['type']}: {grads['error']['message']}"
+    return ""
+
+
+def digest(value: Any) -> str | None:
+    """The digest the harness reports for a repeated output (sha256 of float64 bytes)."""
+    if isinstance(value, np.ndarray):
+        return hashlib.sha256(np.ascontiguousarray(value, dtype=np.float64).tobytes()).hexdigest()
+    return None
+
+
+def cached(old_runs: list[dict[str, Any]], new_runs: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """Indices of two cases (different inputs) where new gave identical outputs but old did not."""
+    seen: dict[tuple[Any, ...], int] = {}
+    for index, (old, new) in enumerate(zip(old_runs, new_runs)):
+        key = tuple(digest(o.get("value")) for o in new["outputs"])
+        if None in key:
+            continue
+        if key in seen:
+            earlier = seen[key]
+            before = [digest(o.get("value")) for o in old_runs[earlier]["outputs"]]
+            same_inputs = _inputs_of(new_runs[earlier]) == _inputs_of(new)
+            if not same_inputs and before != [digest(o.get("value")) for o in old["outputs"]]:
+                return earlier, index
+        seen[key] = index
+    return None
+
+
+def _inputs_of(facts: dict[str, Any]) -> list[Any]:
+    return [i.get("before") for i in facts.get("inputs", [])]
+
+
+def _show(value: Any) -> str:
+    return repr(value)[:300]
+
+
+def _head(values: np.ndarray) -> str:
+    return np.array2string(np.asarray(values).reshape(-1)[:6], precision=4)

@@ -1,0 +1,336 @@
+"""``KernelComparator``: old vs new tensor kernels against a float64 oracle, forward and backward.
+
+The trusted process generates inputs with numpy, sends them to the harness in the
+old and the new worker (never importing torch or jax itself), and judges the
+returned facts: the calibrated error bound on every output and gradient, and the
+named anti-cheat checks of ``_checks``.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from properties import Kernel, Kind, Obligation
+from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier
+from verifiers.numeric import _checks
+from verifiers.numeric._inputs import LARGE, Case, Unsupported, cases, eps, framework, parameters
+from verifiers.numeric._tolerance import Stats
+
+__all__ = ["KernelComparator"]
+
+HARNESS = "verifiers.numeric._harness"
+_REFUTING_DEATHS = {"timeout", "cpu", "memory", "exit", "signal"}
+_HOW = ("state the kernel's inputs in the property file: kernel('{target}', make_inputs=lambda rng: "
+        "{{'x': rng.standard_normal((4, 8)), ...}})")
+
+
+class _Stop(Exception):
+    """Ends a run early with its evidence."""
+
+    def __init__(self, evidence: Evidence) -> None:
+        super().__init__(evidence.detail)
+        self.evidence = evidence
+
+
+@dataclass
+class _Plan:
+    target: str
+    framework: str
+    cases: list[Case]
+    module: dict[str, Any] | None
+    spec: Kernel
+
+
+@dataclass
+class _Tally:
+    evaluated: int = 0
+    skipped: list[str] = field(default_factory=list)
+    stats: list[Stats] = field(default_factory=list)
+    shapes: set[tuple[tuple[int, ...], ...]] = field(default_factory=set)
+    seeds: set[int] = field(default_factory=set)
+    layouts: set[str] = field(default_factory=set)
+
+
+class KernelComparator(Verifier):
+    """Numeric equivalence of a changed torch/jax kernel (the ``kernel`` obligation)."""
+
+    name = "numeric"
+
+    def _check(self, obligation: Obligation, context: Context) -> Evidence:
+        if obligation.kind is not Kind.KERNEL:
+            return self._unknown(f"{obligation.target}: the numeric verifier answers kernel obligations only, "
+                                 f"not {obligation.kind.value}")
+        if context.executor is None:
+            return self._unknown(f"{obligation.target}: no isolated executor was given, so the kernel cannot be run")
+        if not obligation.old_source or not obligation.new_source:
+            return self._unknown(f"{obligation.target}: both an old and a new definition are needed to compare")
+        try:
+            plan = _plan(obligation, context)
+            return _Run(self.name, obligation, context, plan).evidence()
+        except Unsupported as error:
+            return self._unknown(f"{obligation.target}: {error}")
+        except _Stop as stop:
+            return stop.evidence
+
+    def _unknown(self, detail: str) -> Evidence:
+        return Evidence(Level.UNKNOWN, self.name, detail)
+
+
+def _plan(obligation: Obligation, context: Context) -> _Plan:
+    spec = obligation.spec if isinstance(obligation.spec, Kernel) else Kernel(obligation.target)
+    module_name = obligation.module or obligation.target.rpartition(".")[0]
+    qualname = obligation.target[len(module_name) + 1:] if obligation.target.startswith(module_name + ".") else ""
+    if not module_name or not qualname:
+        raise Unsupported(f"cannot tell the module of {obligation.target!r}")
+    text = context.after.get(obligation.path) or context.before.get(obligation.path) or ""
+    parts = qualname.split(".")
+    module = None
+    if len(parts) > 2:
+        raise Unsupported("nested definitions are not supported; state a top-level kernel")
+    if len(parts) == 2:
+        module = _module_kernel(text, parts[0], parts[1], context.seed)
+    params = parameters(obligation.new_source, method=module is not None)
+    annotations = " ".join(_annotations(obligation.new_source))
+    fw = "torch" if module is not None else framework(annotations, text)
+    if fw is None:
+        raise Unsupported("neither torch nor jax is named by the kernel's annotations or its module's imports; "
+                          "annotate tensor parameters as torch.Tensor or jax.Array")
+    last = module.pop("last_dim", None) if module else None
+    found = cases(params, context.seed, spec.make_inputs, last_dim=last)
+    return _Plan(f"{module_name}:{qualname}", fw, found, module, spec)
+
+
+def _annotations(source: str) -> list[str]:
+    tree = ast.parse(textwrap.dedent(source))
+    node = next(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+    return [ast.unparse(a.annotation) for a in args if a.annotation is not None]
+
+
+def _module_kernel(text: str, cls_name: str, method: str, seed: int) -> dict[str, Any]:
+    """How the harness builds an ``nn.Module`` subclass: constructor arguments and a parameter seed."""
+    cls = next((n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
+    if cls is None or not any("Module" in ast.unparse(b) for b in cls.bases):
+        raise Unsupported(f"{cls_name}.{method} is a method of a class that is not a torch.nn.Module subclass; "
+                          "only functions and nn.Module methods are compared numerically")
+    init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    kwargs: dict[str, Any] = {}
+    if init is not None:
+        for param in parameters(ast.unparse(init), method=True):
+            if param.kind in ("tensor", "feature", "mask"):
+                kwargs[param.name] = 2 if "head" in param.name.lower() else 16
+            elif param.kind == "scalar":
+                note = next(ast.unparse(a.annotation) for a in init.args.args if a.arg == param.name)
+                if note != "int":
+                    raise Unsupported(f"{cls_name}.__init__ needs {param.name}: {note}; give it with "
+                                      "make_inputs returning {'__init__': {...}, ...}")
+                kwargs[param.name] = 2 if "head" in param.name.lower() else 16
+    return {"cls": cls_name, "method": method, "init": kwargs, "param_seed": seed,
+            "last_dim": 16 if kwargs else None}
+
+
+class _Run:
+    """One kernel check: every case, dtype and device, old and new and oracle."""
+
+    def __init__(self, name: str, obligation: Obligation, context: Context, plan: _Plan) -> None:
+        self.name, self.obligation, self.context, self.plan = name, obligation, context, plan
+        self.executor = context.executor
+        self.tally = _Tally()
+        self.pids: dict[str, set[str]] = {"old": set(), "new": set()}
+
+    def evidence(self) -> Evidence:
+        devices, versions = self._prepare()
+        for dtype in self.plan.spec.dtypes:
+            oracles: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+            for device in devices:
+                self._sweep(dtype, device, oracles)
+        return self._passed(devices, versions)
+
+    def _prepare(self) -> tuple[list[str], dict[str, str]]:
+        request = {"framework": self.plan.framework, "target": self.plan.target}
+        old = self._call("old", "prepare", request)
+        new = self._call("new", "prepare", request)
+        self._separate(old.value, new.value)
+        devices = [d for d in old.value.get("devices", ["cpu"]) if d in new.value.get("devices", [])] or ["cpu"]
+        return devices, dict(old.value.get("versions", {}))
+
+    def _sweep(self, dtype: str, device: str, oracles: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        old_runs, new_runs, cases_run = [], [], []
+        for index, raw in enumerate(self.plan.cases):
+            if index not in oracles:
+                case = raw.at(dtype)
+                oracles[index] = (self._facts("old", case, "float64", "cpu").value,
+                                  self._facts("old", case.perturbed(dtype), "float64", "cpu").value)
+        grad_scale = _checks.gradient_scale([oracle for oracle, _ in oracles.values()])
+        for index, raw in enumerate(self.plan.cases):
+            case = raw.at(dtype)
+            oracle, perturbed = oracles[index]
+            old = self._facts("old", case, dtype, device).value
+            if "error" in oracle or "error" in old:
+                bad = oracle if "error" in oracle else old
+                self.tally.skipped.append(f"{case.label}: old kernel raised {bad['error']['type']}: "
+                                          f"{bad['error']['message'][:120]}")
+                continue
+            new = self._facts("new", case, dtype, device).value
+            self._separate(old, new)
+            if "error" in new:
+                err = new["error"]
+                self._refute(case, dtype, device, f"the new kernel raised {err['type']} ({err['stage']}): "
+                             f"{err['message'][:200]} where the old kernel returned", "returned",
+                             f"raised {err['type']}")
+            stale = _checks.cached(old_runs + [old], new_runs + [new])
+            if stale is not None:
+                earlier = cases_run[stale[0]]
+                self._refute(case, dtype, device, f"[{_checks.CACHED}] the new kernel returned exactly the output "
+                             f"it gave for different inputs ({earlier.label}, case seed {earlier.seed}): a stale "
+                             "result", "a different output", "the earlier output again")
+            failures, stats = _checks.judge(oracle, old, new, dtype=dtype, eps=eps(dtype),
+                                            factor=self.plan.spec.factor, ulps=self.plan.spec.ulps,
+                                            perturbed=perturbed, gradients=case.magnitude != "large",
+                                            grad_scale=grad_scale)
+            if failures:
+                first = failures[0]
+                self._refute(case, dtype, device, f"[{first.check}] {first.message}", first.old, first.new)
+            self._count(case, stats)
+            old_runs.append(old)
+            new_runs.append(new)
+            cases_run.append(case)
+
+    def _count(self, case: Case, stats: list[Stats]) -> None:
+        self.tally.evaluated += 1
+        self.tally.stats += stats
+        self.tally.shapes.add(case.shapes)
+        self.tally.seeds.add(case.seed)
+        self.tally.layouts.add(case.layout or "contiguous")
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def _facts(self, side: str, case: Case, dtype: str, device: str) -> Outcome:
+        spec = {"framework": self.plan.framework, "target": self.plan.target, "dtype": dtype, "device": device,
+                "args": list(case.args), "kwargs": dict(case.kwargs), "grad": self.plan.spec.grad,
+                "weight_seed": case.seed + 7919 * self.context.seed}
+        if self.plan.module is not None:
+            spec["module"] = {**self.plan.module, "init": {**self.plan.module["init"], **dict(case.init)}}
+        outcome = self._call(side, "run", spec, case, dtype, device)
+        if not _well_formed(outcome.value):
+            self._broken(side, case, dtype, device, "returned malformed facts")
+        return outcome
+
+    def _call(self, side: str, function: str, spec: dict[str, Any], case: Case | None = None,
+              dtype: str = "", device: str = "") -> Outcome:
+        outcome = self.executor.call(side, f"{HARNESS}:{function}", (spec,), {})  # type: ignore[union-attr]
+        if outcome.kind is OutcomeKind.DIED:
+            self._died(side, outcome, case, dtype, device)
+        if outcome.kind is OutcomeKind.RAISED:
+            self._broken(side, case, dtype, device, f"raised {outcome.error_type}: {outcome.message[:300]}")
+        if not isinstance(outcome.value, dict):
+            self._broken(side, case, dtype, device, "returned something other than a dict of facts")
+        return outcome
+
+    def _died(self, side: str, outcome: Outcome, case: Case | None, dtype: str, device: str) -> None:
+        reason, where = outcome.error_type, self._where(case, dtype, device)
+        if side == "new" and reason in ("audit", "mutation"):
+            raise _Stop(Evidence(Level.VIOLATION, self.name, f"{self.obligation.target}: the new kernel "
+                                 f"{'tripped the worker audit hook' if reason == 'audit' else 'monkeypatched shared modules'}"
+                                 f" {where}: {outcome.message}", counterexample=self._cex(case, dtype, device,
+                                                                                        "", f"died ({reason})")))
+        if side == "new" and reason in _REFUTING_DEATHS:
+            self._refute(case, dtype, device, f"the new kernel's worker died ({reason}: {outcome.message[:200]}) "
+                         "where the old one did not", "returned", f"died ({reason})")
+        raise _Stop(Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the worker running the {side} "
+                             f"kernel died ({reason}: {outcome.message[:300]}) {where}, so the gate cannot compare"))
+
+    def _broken(self, side: str, case: Case | None, dtype: str, device: str, what: str) -> None:
+        where = self._where(case, dtype, device)
+        if side == "new":
+            self._refute(case, dtype, device, f"the numeric harness in the new worker {what} {where}; the old "
+                         "worker's did not, so the new code interfered with it", "facts", what)
+        raise _Stop(Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the numeric harness in the old "
+                             f"worker {what} {where}; the old code cannot be run as a kernel. "
+                             + _how(self.obligation.target)))
+
+    def _separate(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self.pids["old"].add(old.get("pid"))
+        self.pids["new"].add(new.get("pid"))
+        if self.pids["old"] & self.pids["new"]:
+            raise _Stop(Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: [{_checks.SEPARATE}] old "
+                                 "and new reported the same worker process; refusing to compare"))
+
+    # -- evidence --------------------------------------------------------------------------------
+
+    def _where(self, case: Case | None, dtype: str, device: str) -> str:
+        return f"on {self._call_text(case, dtype, device)}" if case is not None else "while importing the kernel"
+
+    def _call_text(self, case: Case | None, dtype: str, device: str) -> str:
+        if case is None:
+            return f"{self.obligation.target} (import)"
+        extra = f", large-magnitude |x| in [{LARGE[0]:g}, {LARGE[1]:g}]" if case.magnitude == "large" else ""
+        return f"{self.obligation.target}({case.label}) dtype={dtype} device={device} case seed={case.seed}{extra}"
+
+    def _cex(self, case: Case | None, dtype: str, device: str, old: str, new: str) -> Counterexample:
+        return Counterexample(self._call_text(case, dtype, device), old, new,
+                              f"sandbox check ... --seed {self.context.seed}")
+
+    def _refute(self, case: Case | None, dtype: str, device: str, message: str, old: str, new: str) -> None:
+        large = case is not None and case.magnitude == "large"
+        tag = f" [{_checks.LARGE}: fails only at |x| in [{LARGE[0]:g}, {LARGE[1]:g}]]" if large else ""
+        raise _Stop(Evidence(Level.REFUTED, self.name, f"{self.obligation.target}: {message}{tag} on "
+                             f"{self._call_text(case, dtype, device)}; replay with seed {self.context.seed}",
+                             counterexample=self._cex(case, dtype, device, old, new)))
+
+    def _passed(self, devices: list[str], versions: dict[str, str]) -> Evidence:
+        tally = self.tally
+        if tally.evaluated == 0:
+            first = tally.skipped[0] if tally.skipped else "no cases"
+            return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: no generated input is in the old "
+                            f"kernel's domain (first: {first}); " + _how(self.obligation.target))
+        worst = max(tally.stats, key=lambda s: s.ratio, default=None)
+        per = _worst_per_quantity(tally.stats)
+        spec = self.plan.spec
+        lines = [
+            f"{self.obligation.target}: no numeric difference beyond the calibrated bound in {tally.evaluated} "
+            f"comparisons ({len(tally.shapes)} shapes, {len(tally.seeds)} seeds, dtypes {', '.join(spec.dtypes)}, "
+            f"devices {', '.join(devices)}, layouts {', '.join(sorted(tally.layouts))}; "
+            f"{'forward and backward (gradients not bounded on the saturating large-magnitude cases)' if spec.grad else 'forward only'}; bound = {spec.factor:g} x (old error + "
+            f"1-ulp input sensitivity) + {spec.ulps:g} ulps x eps x max|oracle|; seed {self.context.seed})",
+            f"worst ratio to bound: {worst.ratio:.3g} ({worst.what}, {worst.dtype})" if worst else
+            "no floating outputs were compared (exact comparison only)",
+            *per,
+            f"checks passed: {', '.join(_checks.CHECKS)} (old worker {_ids(self.pids['old'])}, new worker "
+            f"{_ids(self.pids['new'])}: separate processes)",
+            f"versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}",
+        ]
+        if tally.skipped:
+            lines.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped "
+                         f"(first: {tally.skipped[0]})")
+        return Evidence(Level.PASSED, self.name, "\n".join(lines))
+
+
+def _worst_per_quantity(stats: list[Stats]) -> list[str]:
+    worst: dict[tuple[str, str], Stats] = {}
+    for stat in stats:
+        key = (stat.what, stat.dtype)
+        if key not in worst or stat.ratio > worst[key].ratio:
+            worst[key] = stat
+    return ["  " + stat.line() for stat in worst.values()]
+
+
+def _ids(ids: set[str]) -> str:
+    return ", ".join(sorted(i[:8] for i in ids))
+
+
+def _how(target: str) -> str:
+    return _HOW.format(target=target)
+
+
+def _well_formed(facts: Any) -> bool:
+    if not isinstance(facts, dict) or not isinstance(facts.get("pid"), str):
+        return False
+    if "error" in facts:
+        return isinstance(facts["error"], dict) and {"type", "message", "stage"} <= facts["error"].keys()
+    keys = {"outputs": list, "inputs": list, "aliases": list, "repeat": list}
+    return all(isinstance(facts.get(k), t) for k, t in keys.items()) and all(
+        isinstance(o, dict) and "path" in o and "tensor" in o for o in facts["outputs"])
