@@ -10,6 +10,7 @@ loaded by the worker), ``rlimits`` and ``audit-hook`` (always).
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import shutil
 import subprocess
@@ -84,8 +85,23 @@ def _traversable_parents(path: str, tmpfs_roots: list[str]) -> list[str]:
 
 def _interpreter_dirs() -> list[str]:
     dirs = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
-            os.path.dirname(os.path.realpath(sys.executable))}
+            os.path.dirname(os.path.realpath(sys.executable)), *_own_packages()}
     return sorted(d for d in dirs if os.path.isdir(d))
+
+
+def _own_packages() -> list[str]:
+    """Our packages' directories, for harnesses workers import (e.g. the numeric one).
+
+    An editable install leaves them in the source checkout, which may sit under a
+    directory the sandbox hides (``/tmp``, a home directory); only the package
+    directories themselves are bound, read-only, never the checkout around them.
+    """
+    found = []
+    for name in ("sandbox", "properties", "verifiers", "models"):
+        module = sys.modules.get(name) or importlib.import_module(name)
+        for path in getattr(module, "__path__", ()):
+            found.append(os.path.realpath(path))
+    return found
 
 
 @functools.lru_cache(maxsize=1)

@@ -251,3 +251,15 @@ def test_the_worker_runs_this_interpreter_with_its_own_stdlib_and_packages(execu
     paths = executor.call("old", "sysconfig:get_paths", (), {}).value
     assert paths["stdlib"] == __import__("sysconfig").get_paths()["stdlib"]
     assert paths["purelib"] == __import__("sysconfig").get_paths()["purelib"] and sys.prefix in paths["purelib"]
+
+
+def test_our_own_packages_are_reachable_inside_the_sandbox():
+    # An editable install keeps them in the checkout, which may lie under the hidden /tmp or home.
+    import sys
+
+    import verifiers
+    from sandbox._workers import _isolation
+
+    here = os.path.realpath(verifiers.__path__[0])
+    dirs = _isolation._interpreter_dirs()
+    assert here in dirs or any(here.startswith(d + os.sep) for d in dirs if d.startswith(sys.prefix))

@@ -119,18 +119,48 @@ def test_schedule_off_by_one_refuted_at_the_boundary():
     assert call == "train.lr_at(step=100)"
 
 
-def test_cosine_schedule_is_unknown_naming_math_cos_and_its_line():
-    cosine = """
-        import math
+COSINE = """
+    import math
+
+    WARMUP = 100
 
 
-        def lr_at(step: int) -> float:
-            progress = step / 1000
-            return 0.5 * (1.0 + math.cos(math.pi * progress))
-    """
-    detail = unknown(check(cosine, cosine.replace("0.5 *", "0.5 * 1.0 *"), "train.lr_at"),
-                     "math.cos", "(line 6)")
-    assert "hypothesis" in detail
+    def lr_at(step: int) -> float:
+        if step < WARMUP:
+            return 3e-4 * (step + 1) / WARMUP
+        progress = (step - WARMUP) / 9900
+        return 3e-4 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+"""
+
+
+def test_warmup_cosine_refactor_is_proven_with_cos_uninterpreted():
+    refactor = COSINE.replace(
+        "        progress = (step - WARMUP) / 9900\n        return 3e-4 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))",
+        "        return _cosine(min(1.0, (step - WARMUP) / 9900))\n\n\n"
+        "    def _cosine(progress: float) -> float:\n        return 3e-4 * 0.5 * (1.0 + math.cos(math.pi * progress))")
+    assert refactor != COSINE
+    detail = proven(check(COSINE, refactor, "train.lr_at"))
+    assert "uninterpreted" in detail
+
+
+def test_a_changed_transcendental_is_never_proven_and_an_unconfirmed_model_is_not_reported():
+    evidence = check(COSINE, COSINE.replace("math.cos(", "math.sin("), "train.lr_at")
+    assert evidence.level in (Level.UNKNOWN, Level.REFUTED)
+    if evidence.level is Level.UNKNOWN:
+        assert "ENCODER BUG" not in evidence.detail
+
+
+def test_sqrt_is_exact_in_ieee():
+    old = "import math\n\ndef f(x: float) -> float:\n    return abs(x)\n"
+    new = "import math\n\ndef f(x: float) -> float:\n    return math.sqrt(x * x)\n"
+    call = refuted(check(old, new))  # x * x overflows (or underflows) where abs(x) does not
+    assert call.startswith("train.f(x=")
+    same_old = "import math\n\ndef f(x: float) -> float:\n    return math.sqrt(x) if x >= 0 else -1.0\n"
+    same_new = "import math\n\ndef f(x: float) -> float:\n    return -1.0 if not (x >= 0) else math.sqrt(x)\n"
+    proven(check(same_old, same_new))
+    # `x < 0` instead of `not (x >= 0)` differs at NaN: the prover must see it.
+    nan_bug = "import math\n\ndef f(x: float) -> float:\n    return -1.0 if x < 0 else math.sqrt(x)\n"
+    assert refuted(check(same_old, nan_bug)) == "train.f(x=float('nan'))"
 
 
 def test_invariant_of_schedule_proven_with_pre_bounding_step():

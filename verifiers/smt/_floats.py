@@ -38,6 +38,27 @@ class Ieee:
         self.sort = z3.Float64()
         self.rm = z3.RNE()
         self.used = False
+        self.opaque: set[str] = set()
+        self._math: dict[str, Any] = {}
+
+    def math(self, name: str, a: Any) -> Any:
+        """``math.<name>(a)``: exact for ``sqrt`` (correctly rounded in IEEE-754), uninterpreted otherwise."""
+        self.used = True
+        if name == "sqrt":
+            return z3.fpSqrt(self.rm, a)
+        self.opaque.add(f"math.{name}")
+        return self._uf(f"math_{name}", self.sort, self.sort)(a)
+
+    def math_raises(self, name: str, error: str, a: Any) -> Any:
+        """Whether ``math.<name>(a)`` raises ``error``; uninterpreted except for ``sqrt``."""
+        if name == "sqrt":
+            return z3.fpLT(a, self.const(0.0)) if error == "ValueError" else z3.BoolVal(False)
+        return self._uf(f"math_{name}_raises_{error}", self.sort, z3.BoolSort())(a)
+
+    def _uf(self, name: str, *sorts: Any) -> Any:
+        if name not in self._math:
+            self._math[name] = z3.Function(name, *sorts)
+        return self._math[name]
 
     def const(self, value: float) -> Any:
         self.used = True
@@ -158,6 +179,14 @@ class Uninterpreted(Ieee):
 
     def to_int(self, how: str, a: Any) -> Any:
         return self._fn(how, self.sort, z3.IntSort())(a)
+
+    def math(self, name: str, a: Any) -> Any:
+        self.used = True
+        self.opaque.add(f"math.{name}")
+        return self._fn(f"math_{name}", self.sort, self.sort)(a)
+
+    def math_raises(self, name: str, error: str, a: Any) -> Any:
+        return self._fn(f"math_{name}_raises_{error}", self.sort, z3.BoolSort())(a)
 
 
 def float_of_model(model: Any, term: Any) -> float:

@@ -11,7 +11,12 @@ from verifiers.smt._types import Unsupported
 
 __all__ = ["ModuleInfo", "module_info"]
 
-MATH_FUNCTIONS = frozenset({"floor", "ceil", "trunc", "isnan", "isinf", "isfinite"})
+# Functions z3 cannot compute exactly: modelled as uninterpreted functions of their argument
+# (with uninterpreted "raises" predicates), so a proof holds for every implementation of them;
+# `sqrt` is exact in IEEE-754 and modelled exactly there.
+TRANSCENDENTAL = frozenset({"sqrt", "exp", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan",
+                            "asin", "acos", "atan", "sinh", "cosh", "tanh", "erf", "erfc"})
+MATH_FUNCTIONS = frozenset({"floor", "ceil", "trunc", "isnan", "isinf", "isfinite"}) | TRANSCENDENTAL
 MATH_CONSTANTS = {"inf": float("inf"), "nan": float("nan"), "pi": 3.141592653589793, "e": 2.718281828459045,
                   "tau": 6.283185307179586}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import z3
 
-from verifiers.smt._module import MATH_CONSTANTS, MATH_FUNCTIONS, ModuleInfo, check_constant
+from verifiers.smt._module import MATH_CONSTANTS, MATH_FUNCTIONS, TRANSCENDENTAL, ModuleInfo, check_constant
 from verifiers.smt._types import BOOL, FLOAT, INT, NONE, Sym, Unsupported, Value, shape
 
 __all__ = ["Exit", "State", "Translator", "truth"]
@@ -511,6 +511,10 @@ class Translator:
         if value.kind != FLOAT:
             converted = self.to_float(value, state)
             value = Sym(FLOAT, converted)
+        if name in TRANSCENDENTAL:
+            for error in ("ValueError", "OverflowError"):
+                self.exit(state, self.ops.math_raises(name, error, value.term), error)
+            return Sym(FLOAT, self.ops.math(name, value.term))
         nan, inf = self.ops.is_nan(value.term), self.ops.is_inf(value.term)
         return Sym(BOOL, {"isnan": nan, "isinf": inf, "isfinite": z3.Not(z3.Or(nan, inf))}[name])
 

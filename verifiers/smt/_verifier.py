@@ -76,40 +76,44 @@ class SmtProver(Verifier):
                                  f"({witness[0]}); a proof could be vacuous")
         sample = _inputs(plan_, witness[1], encoded.inputs)
         if z3.is_false(z3.simplify(encoded.failure)):
-            return self._proven(plan_, context, "normalisation (both sides reduce to the same terms)", [sample])
+            return self._proven(plan_, context, "normalisation (both sides reduce to the same terms)", [sample],
+                                encoded.ops.opaque)
         floats = is_float_obligation(plan_, encoded)
         if floats and plan_.obligation.kind is Kind.EQUIVALENT:
             uf = self._encode(plan_, Uninterpreted(), deadline)
             result, _ = _solve(uf.failure, deadline, share=0.3)
             if result == z3.unsat:
-                return self._proven(plan_, context, Uninterpreted.name, [sample])
+                return self._proven(plan_, context, Uninterpreted.name, [sample])  # already uninterpreted
         semantics = Ieee.name if floats else "exact integer arithmetic"
         if context.executor is not None:
             candidates = [sample] + Replayer(plan_, context).boundary_inputs(self.crosscheck_inputs * 4, context.seed,
                                                                               _mined(plan_))
             hit = _ground_search(encoded, candidates)
             if hit is not None:
-                return self._refuted(plan_, context, hit, semantics)
+                return self._refuted(plan_, context, hit, semantics, opaque=encoded.ops.opaque)
         if floats:
             finite = _finite_domain(plan_, encoded, deadline, self.max_enumeration)
             if finite is not None:
                 hit, count = _enumerate(encoded, finite, deadline)
                 if hit is not None:
-                    return self._refuted(plan_, context, hit, semantics)
+                    return self._refuted(plan_, context, hit, semantics, opaque=encoded.ops.opaque)
                 if count is not None:
                     how = f"{semantics}, evaluated exhaustively on all {count} inputs pre admits"
-                    return self._proven(plan_, context, how, [sample])
+                    return self._proven(plan_, context, how, [sample], encoded.ops.opaque)
         result, model = _solve(encoded.failure, deadline)
         if result == z3.unsat:
-            return self._proven(plan_, context, semantics, [sample])
+            return self._proven(plan_, context, semantics, [sample], encoded.ops.opaque)
         if result == z3.sat:
             model = _smaller(plan_, encoded, deadline) or model
-            return self._refuted(plan_, context, _inputs(plan_, model, encoded.inputs), semantics)
+            return self._refuted(plan_, context, _inputs(plan_, model, encoded.inputs), semantics,
+                                 opaque=encoded.ops.opaque)
         return self._unknown(f"z3 gave up on {target} under {semantics} ({_reason(result)}) within the "
                              f"{min(context.timeout, self.timeout_cap):g}s budget")
 
-    def _proven(self, plan_: Plan, context: Context, how: str, samples: list[list[Any]]) -> Evidence:
+    def _proven(self, plan_: Plan, context: Context, how: str, samples: list[list[Any]], opaque: Any = ()) -> Evidence:
         obligation = plan_.obligation
+        if opaque:
+            how += f" (with {', '.join(sorted(opaque))} uninterpreted: the proof holds for any function there)"
         what = "old and new are equivalent" if obligation.kind is Kind.EQUIVALENT else "the invariant holds"
         domain = "every input satisfying pre" if plan_.pre is not None else "every input of the annotated types"
         detail = f"PROVEN by z3: {what} for {domain}, by {how}"
@@ -127,7 +131,8 @@ class SmtProver(Verifier):
         return Evidence(Level.PROVEN, self.name, f"{detail}; cross-checked on {len(inputs)} concrete inputs")
 
     def _refuted(self, plan_: Plan, context: Context, values: list[Any], semantics: str,
-                 found: str = "a z3 model") -> Evidence:
+                 found: str = "a z3 model", opaque: Any = ()) -> Evidence:
+        opaque = sorted(opaque)
         obligation = plan_.obligation
         call = show_call(plan_, values)
         if context.executor is None:
@@ -136,6 +141,10 @@ class SmtProver(Verifier):
         replay = Replayer(plan_, context).replay(values)
         if replay.error:
             return self._unknown(f"z3 found {call} under {semantics}, but replaying it failed: {replay.error}")
+        if not replay.fails and opaque:
+            return self._unknown(f"z3 found {call} under {semantics} with {', '.join(opaque)} uninterpreted (any "
+                                 "function could stand there), and the concrete replay does not fail: the "
+                                 "counterexample relied on values the real function does not take; not confirmed")
         if not replay.fails:
             return self._unknown(f"ENCODER BUG: z3 claims {call} breaks {obligation.kind.value} of "
                                  f"{obligation.target} under {semantics}, but the concrete replay does not fail "
