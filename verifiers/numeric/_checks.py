@@ -58,6 +58,7 @@ def judge(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], *, d
     moved = _moved(perturbed, "outputs", len(new["outputs"]))
     for o, a, b, m in zip(oracle["outputs"], old["outputs"], new["outputs"], moved):
         failures += _values(o, a, b, f"output {b['path']}", dtype, eps, factor, ulps, stats, m)
+    failures += _updated(oracle, old, new, dtype, eps, factor, ulps, stats, perturbed)
     if not gradients:
         return failures, stats
     failures += _gradients(oracle.get("grads"), old.get("grads"), new.get("grads"), dtype, eps, factor, ulps, stats,
@@ -91,7 +92,30 @@ def _mutation(old: dict[str, Any], new: dict[str, Any]) -> list[Failure]:
     if extra:
         return [Failure(MUTATION, f"the new kernel modified its input(s) {', '.join(extra)} in place",
                         "inputs unchanged", f"{', '.join(extra)} changed by the call")]
+    missing = sorted(changed(old) - changed(new))
+    if missing:
+        return [Failure(MUTATION, f"the old kernel updates {', '.join(missing)} in place (state such as an "
+                        "optimizer buffer) and the new one does not", f"{', '.join(missing)} updated",
+                        "left unchanged")]
     return []
+
+
+def _updated(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], dtype: str, eps: float,
+             factor: float, ulps: float, stats: list[Stats], perturbed: dict[str, Any] | None) -> list[Failure]:
+    """Inputs both kernels update in place are compared like outputs, against the oracle's update."""
+    by_name = lambda facts: {u["path"]: u for u in facts.get("updated") or ()}  # noqa: E731
+    truth, before, after = by_name(oracle), by_name(old), by_name(new)
+    moved = by_name(perturbed) if isinstance(perturbed, dict) and "error" not in perturbed else {}
+    failures: list[Failure] = []
+    for name in sorted(after):
+        if name not in truth or name not in before:
+            failures.append(Failure(ERROR, f"input {name} is updated in place, but the float64 oracle did not "
+                                    "update it the same way", "no comparable update", "updated"))
+            continue
+        m = moved.get(name, {}).get("value")
+        failures += _values(truth[name], before[name], after[name], f"input {name} after the call", dtype, eps,
+                            factor, ulps, stats, m)
+    return failures
 
 
 def _aliasing(old: dict[str, Any], new: dict[str, Any]) -> list[Failure]:
@@ -182,8 +206,10 @@ def _gradients(oracle: Any, old: Any, new: Any, dtype: str, eps: float, factor: 
 
 
 def _largest(grads: Any) -> float:
+    if not isinstance(grads, list):
+        return 0.0  # no gradients, or the backward pass raised (a dict with "error")
     return max((float(np.max(np.abs(v), initial=0.0, where=np.isfinite(v))) for v in
-                (g.get("value") for g in grads or ()) if isinstance(v, np.ndarray)), default=0.0)
+                (g.get("value") for g in grads if isinstance(g, dict)) if isinstance(v, np.ndarray)), default=0.0)
 
 
 def gradient_scale(oracles: list[dict[str, Any]]) -> float:

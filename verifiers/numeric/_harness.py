@@ -46,6 +46,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         leaves = _leaves(out, "out")
         facts["outputs"] = [fw.describe(path, leaf) for path, leaf in leaves]
         facts["inputs"] = [{"name": n, "before": b, "after": fw.digest(t)} for n, b, t in zip(names, before, inputs)]
+        # Inputs updated in place (optimizer state, running statistics) are results too.
+        facts["updated"] = [fw.describe(n, t) for n, b, t in zip(names, before, inputs) if fw.digest(t) != b]
         facts["aliases"] = fw.aliases(leaves, list(zip(names, inputs)))
         stage = "repeat"
         again, _, _ = _prepare_call(fw, spec)
