@@ -144,7 +144,7 @@ def run(repo):
     assert snapshot(repo) == before
 
 
-def _died(outcome, reason):
+def assert_died(outcome, reason):
     assert (outcome.kind, outcome.error_type) == (OutcomeKind.DIED, reason), outcome
     return outcome.message
 
@@ -160,27 +160,27 @@ def test_sys_exit_at_import_is_an_honest_raise(run):
 
 
 def test_hard_exit_in_the_function(run):
-    assert "status 0" in _died(run("hard_exit"), "exit")
+    assert "status 0" in assert_died(run("hard_exit"), "exit")
 
 
 def test_hard_exit_at_import(run):
-    _died(run("f", module="quitter", source=HARD_EXIT_AT_IMPORT), "exit")
+    assert_died(run("f", module="quitter", source=HARD_EXIT_AT_IMPORT), "exit")
 
 
 def test_infinite_loop_times_out(run):
-    assert "1 s" in _died(run("spin", timeout=1), "timeout")
+    assert "1 s" in assert_died(run("spin", timeout=1), "timeout")
 
 
 def test_cpu_limit(run):
-    assert "CPU" in _died(run("burn", timeout=15, cpu_seconds=1), "cpu")
+    assert "CPU" in assert_died(run("burn", timeout=15, cpu_seconds=1), "cpu")
 
 
 def test_memory_bomb(run):
-    _died(run("hog", memory_mb=512), "memory")
+    assert_died(run("hog", memory_mb=512), "memory")
 
 
 def test_fork_bomb_trips_the_hook(run):
-    assert "os.fork" in _died(run("fork_bomb"), "audit")
+    assert "os.fork" in assert_died(run("fork_bomb"), "audit")
 
 
 @pytest.mark.skipif("seccomp" not in LAYERS, reason="needs seccomp")
@@ -190,8 +190,8 @@ def test_fork_that_bypasses_the_hook_is_stopped_by_seccomp(run):
 
 
 def test_writing_outside_the_tree(run, repo):
-    assert "open" in _died(run("write_outside", str(repo / "pwned.txt")), "audit")
-    assert "open" in _died(run("write_outside", "/etc/pwned"), "audit")
+    assert "open" in assert_died(run("write_outside", str(repo / "pwned.txt")), "audit")
+    assert "open" in assert_died(run("write_outside", "/etc/pwned"), "audit")
     assert not os.path.exists("/etc/pwned")
 
 
@@ -201,14 +201,14 @@ def test_writing_inside_the_tree_copy_is_allowed(run):
 
 @pytest.mark.parametrize("action", ["connect", "spawn", "system", "use_ctypes", "fork_bomb", "second_hook"])
 def test_swallowing_the_tripwire_does_not_help(run, action):
-    _died(run("swallow", action), "audit")
+    assert_died(run("swallow", action), "audit")
 
 
 @pytest.mark.parametrize("action, event", [("connect", "socket."), ("spawn", "subprocess.Popen"),
                                            ("system", "os.system"), ("use_ctypes", "ctypes.dlopen"),
                                            ("second_hook", "sys.addaudithook"), ("kill_parent", "os.kill")])
 def test_forbidden_operations_are_named(run, action, event):
-    assert event in _died(run(action), "audit")
+    assert event in assert_died(run(action), "audit")
 
 
 def test_printing_passed_to_stdout_changes_nothing(run):
@@ -228,8 +228,8 @@ def test_closing_every_descriptor(run):
 
 
 def test_killing_the_parent_fails(run):
-    _died(run("kill_parent"), "audit")
-    _died(run("swallow", "kill_parent"), "audit")
+    assert_died(run("kill_parent"), "audit")
+    assert_died(run("swallow", "kill_parent"), "audit")
     assert os.getppid() > 1
 
 

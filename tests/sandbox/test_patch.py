@@ -45,7 +45,7 @@ def git_diff(root: Path, before: Mapping[str, str | bytes], after: Mapping[str, 
     return _git(root, "diff", "--cached", *options)
 
 
-def expect_refused(root: Path, build: Callable[[], Patch], *, path: str | None,
+def assert_refused(root: Path, build: Callable[[], Patch], *, path: str | None,
                    hunk: int | None = None, says: tuple[str, ...] = ()) -> PatchError:
     """Building or resolving the patch raises PatchError naming ``path``; the tree is untouched."""
     before = snapshot(root)
@@ -171,7 +171,7 @@ def test_no_newline_marker_on_a_middle_line_is_refused(make_repo: Callable[..., 
     root = make_repo({"f.py": "a\nb\nc\n"})
     diff = ("--- a/f.py\n+++ b/f.py\n@@ -1,2 +1,2 @@\n-a\n+A\n\\ No newline at end of file\n"
             " b\n")
-    expect_refused(root, lambda: Patch.from_diff(diff), path="f.py", hunk=1,
+    assert_refused(root, lambda: Patch.from_diff(diff), path="f.py", hunk=1,
                    says=("not the last",))
 
 
@@ -259,7 +259,7 @@ def test_digest_is_canonical() -> None:
 
 def test_a_patch_that_changes_nothing_is_refused(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"a.py": "x\n"})
-    expect_refused(root, lambda: Patch.from_files({"a.py": "x\n"}), path="a.py",
+    assert_refused(root, lambda: Patch.from_files({"a.py": "x\n"}), path="a.py",
                    says=("changes nothing",))
 
 
@@ -283,7 +283,7 @@ _GOOD = "--- a/f.py\n+++ b/f.py\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n"
 def test_malformed_diffs_are_refused(make_repo: Callable[..., Path], text: str, path: str,
                                      hunk: int | None, says: str) -> None:
     root = make_repo({"f.py": "a\nb\n"})
-    expect_refused(root, lambda: Patch.load(text, name="p.diff"), path=path, hunk=hunk,
+    assert_refused(root, lambda: Patch.load(text, name="p.diff"), path=path, hunk=hunk,
                    says=(says,))
 
 
@@ -300,41 +300,41 @@ def _two_hunk_diff(second_old: str) -> str:
 def test_context_mismatch_names_expected_and_found(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"m.py": _TWO_HUNKS})
     assert resolved(root, Patch.from_diff(_two_hunk_diff("l16")))["m.py"].after_text.count("X") == 1
-    error = expect_refused(root, lambda: Patch.from_diff(_two_hunk_diff("other")), path="m.py",
+    error = assert_refused(root, lambda: Patch.from_diff(_two_hunk_diff("other")), path="m.py",
                            hunk=2, says=("line 16", "'other\\n'", "'l16\\n'"))
     assert error.line == 16
 
 
 def test_context_lines_are_checked_too(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"m.py": _TWO_HUNKS.replace("l17", "changed")})
-    expect_refused(root, lambda: Patch.from_diff(_two_hunk_diff("l16")), path="m.py", hunk=2,
+    assert_refused(root, lambda: Patch.from_diff(_two_hunk_diff("l16")), path="m.py", hunk=2,
                    says=("line 17", "'changed\\n'"))
 
 
 def test_hunk_past_the_end_and_out_of_order(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"m.py": "l1\nl2\n"})
     past = "--- a/m.py\n+++ b/m.py\n@@ -2,2 +2,2 @@\n l2\n-l3\n+X\n"
-    expect_refused(root, lambda: Patch.from_diff(past), path="m.py", hunk=1, says=("only 2 lines",))
+    assert_refused(root, lambda: Patch.from_diff(past), path="m.py", hunk=1, says=("only 2 lines",))
     twice = "--- a/m.py\n+++ b/m.py\n@@ -2 +2 @@\n-l2\n+X\n@@ -1 +1 @@\n-l1\n+Y\n"
-    expect_refused(root, lambda: Patch.from_diff(twice), path="m.py", hunk=2, says=("file order",))
+    assert_refused(root, lambda: Patch.from_diff(twice), path="m.py", hunk=2, says=("file order",))
 
 
 def test_diff_against_missing_existing_or_changed_files(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"here.py": "a\n", "del.py": "a\nb\n"})
     missing = "--- a/nope.py\n+++ b/nope.py\n@@ -1 +1 @@\n-a\n+b\n"
-    expect_refused(root, lambda: Patch.from_diff(missing), path="nope.py", says=("does not exist",))
+    assert_refused(root, lambda: Patch.from_diff(missing), path="nope.py", says=("does not exist",))
     exists = "diff --git a/here.py b/here.py\nnew file mode 100644\n--- /dev/null\n+++ b/here.py\n" \
              "@@ -0,0 +1 @@\n+a\n"
-    expect_refused(root, lambda: Patch.from_diff(exists), path="here.py", says=("already exists",))
+    assert_refused(root, lambda: Patch.from_diff(exists), path="here.py", says=("already exists",))
     partial = "diff --git a/del.py b/del.py\ndeleted file mode 100644\n--- a/del.py\n+++ /dev/null\n" \
               "@@ -1 +0,0 @@\n-a\n"
-    expect_refused(root, lambda: Patch.from_diff(partial), path="del.py", says=("differs",))
+    assert_refused(root, lambda: Patch.from_diff(partial), path="del.py", says=("differs",))
 
 
 def test_rename_onto_an_existing_file(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"a.py": "a\n", "b.py": "b\n"})
     text = "diff --git a/a.py b/b.py\nsimilarity index 100%\nrename from a.py\nrename to b.py\n"
-    expect_refused(root, lambda: Patch.from_diff(text), path="b.py", says=("already exists",))
+    assert_refused(root, lambda: Patch.from_diff(text), path="b.py", says=("already exists",))
 
 
 # ---- paths ------------------------------------------------------------------------------------
@@ -348,13 +348,13 @@ def test_bad_paths_are_refused_in_every_form(make_repo: Callable[..., Path], raw
                                              says: str) -> None:
     root = make_repo({"ok.py": "x\n"})
     shown = raw if raw.isprintable() else repr(raw)
-    expect_refused(root, lambda: Patch.from_files({raw: "y\n"}), path=shown, says=(says,))
-    expect_refused(root, lambda: Patch.from_edits([Edit(raw, "", "y\n")]), path=shown,
+    assert_refused(root, lambda: Patch.from_files({raw: "y\n"}), path=shown, says=(says,))
+    assert_refused(root, lambda: Patch.from_edits([Edit(raw, "", "y\n")]), path=shown,
                    says=(says,))
     if raw and "\0" not in raw and "\\" not in raw:
         diff = f"--- a/{raw}\n+++ b/{raw}\n@@ -1 +1 @@\n-x\n+y\n".replace("a//", "/").replace(
             "b//", "/")
-        expect_refused(root, lambda: Patch.from_diff(diff), path=shown, says=(says,))
+        assert_refused(root, lambda: Patch.from_diff(diff), path=shown, says=(says,))
 
 
 def test_paths_through_symlinks_are_refused(make_repo: Callable[..., Path],
@@ -364,17 +364,17 @@ def test_paths_through_symlinks_are_refused(make_repo: Callable[..., Path],
     (root / "link.py").symlink_to("f.py")
     (root / "out").symlink_to(tmp_path)
     for path in ("linkdir/x.py", "link.py", "out/new.py"):
-        expect_refused(root, lambda: Patch.from_files({path: "y\n"}), path=path,
+        assert_refused(root, lambda: Patch.from_files({path: "y\n"}), path=path,
                        says=("symlink",))
     diff = "--- a/linkdir/x.py\n+++ b/linkdir/x.py\n@@ -1 +1 @@\n-x\n+y\n"
-    expect_refused(root, lambda: Patch.from_diff(diff), path="linkdir/x.py", says=("linkdir",))
+    assert_refused(root, lambda: Patch.from_diff(diff), path="linkdir/x.py", says=("linkdir",))
 
 
 def test_directories_and_files_as_directories(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"pkg/x.py": "x\n"})
-    expect_refused(root, lambda: Patch.from_files({"pkg": "y\n"}), path="pkg",
+    assert_refused(root, lambda: Patch.from_files({"pkg": "y\n"}), path="pkg",
                    says=("directory",))
-    expect_refused(root, lambda: Patch.from_files({"pkg/x.py/y.py": "y\n"}),
+    assert_refused(root, lambda: Patch.from_files({"pkg/x.py/y.py": "y\n"}),
                    path="pkg/x.py/y.py", says=("not a directory",))
 
 
@@ -391,7 +391,7 @@ def test_symlinks_and_odd_modes_are_refused(make_repo: Callable[..., Path], head
     if "new file" in header:
         text = text.replace("--- a/f.py", "--- /dev/null").replace("-1 +1", "-0,0 +1").replace(
             "-x\n", "")
-    expect_refused(root, lambda: Patch.from_diff(text), path="f.py", says=(says, "100644"))
+    assert_refused(root, lambda: Patch.from_diff(text), path="f.py", says=(says, "100644"))
 
 
 def test_executable_bit_is_accepted(make_repo: Callable[..., Path]) -> None:
@@ -406,24 +406,24 @@ def test_executable_bit_is_accepted(make_repo: Callable[..., Path]) -> None:
 def test_git_binary_patches_are_refused(tmp_path: Path) -> None:
     text = git_diff(tmp_path, {"img.bin": b"\0\1\2"}, {"img.bin": b"\0\1\3\4"}, "--binary")
     assert "GIT binary patch" in text
-    expect_refused(tmp_path, lambda: Patch.from_diff(text), path="img.bin", says=("binary",))
+    assert_refused(tmp_path, lambda: Patch.from_diff(text), path="img.bin", says=("binary",))
     plain = _git(tmp_path, "diff", "--cached")
     assert "Binary files" in plain
-    expect_refused(tmp_path, lambda: Patch.from_diff(plain), path="img.bin", says=("binary",))
+    assert_refused(tmp_path, lambda: Patch.from_diff(plain), path="img.bin", says=("binary",))
 
 
 def test_binary_or_undecodable_content_is_refused(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"latin.py": "caf\xe9\n".encode("latin-1"), "ok.py": "x\n"})
-    expect_refused(root, lambda: Patch.from_files({"ok.py": b"x\0y\n"}), path="ok.py",
+    assert_refused(root, lambda: Patch.from_files({"ok.py": b"x\0y\n"}), path="ok.py",
                    says=("NUL",))
-    expect_refused(root, lambda: Patch.from_files({"ok.py": b"\xff\xfe"}), path="ok.py",
+    assert_refused(root, lambda: Patch.from_files({"ok.py": b"\xff\xfe"}), path="ok.py",
                    says=("UTF-8",))
-    expect_refused(root, lambda: Patch.from_edits([Edit("ok.py", "x", "\0")]), path="ok.py",
+    assert_refused(root, lambda: Patch.from_edits([Edit("ok.py", "x", "\0")]), path="ok.py",
                    says=("NUL",))
     diff = "--- a/latin.py\n+++ b/latin.py\n@@ -1 +1 @@\n-caf\n+cafe\n"
-    expect_refused(root, lambda: Patch.from_diff(diff), path="latin.py",
+    assert_refused(root, lambda: Patch.from_diff(diff), path="latin.py",
                    says=("current file", "UTF-8"))
-    expect_refused(root, lambda: Patch.load(b"--- a/ok.py\n+++ b/ok.py\n\xff"), path="<patch>",
+    assert_refused(root, lambda: Patch.load(b"--- a/ok.py\n+++ b/ok.py\n\xff"), path="<patch>",
                    says=("UTF-8",))
 
 
@@ -431,30 +431,30 @@ def test_binary_or_undecodable_content_is_refused(make_repo: Callable[..., Path]
 
 def test_from_files_refusals(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"a.py": "a\n"})
-    expect_refused(root, lambda: Patch.from_files({"gone.py": None}), path="gone.py",
+    assert_refused(root, lambda: Patch.from_files({"gone.py": None}), path="gone.py",
                    says=("does not exist",))
-    expect_refused(root, lambda: Patch.from_files({"a.py": "x\n", "./a.py": "y\n"}), path="a.py",
+    assert_refused(root, lambda: Patch.from_files({"a.py": "x\n", "./a.py": "y\n"}), path="a.py",
                    says=("twice",))
-    expect_refused(root, lambda: Patch.from_files({}), path="<files>", says=("non-empty",))
-    expect_refused(root, lambda: Patch.from_files({"a.py": 3}), path="a.py", says=("int",))
+    assert_refused(root, lambda: Patch.from_files({}), path="<files>", says=("non-empty",))
+    assert_refused(root, lambda: Patch.from_files({"a.py": 3}), path="a.py", says=("int",))
 
 
 def test_edit_refusals(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"t.py": "x = 1\ny = 1\nz = 1\n", "crlf.py": b"a\r\nb\r\n"})
-    expect_refused(root, lambda: Patch.from_edits([Edit("t.py", "w = 1", "")]), path="t.py",
+    assert_refused(root, lambda: Patch.from_edits([Edit("t.py", "w = 1", "")]), path="t.py",
                    says=("edit 1", "not found"))
-    expect_refused(root, lambda: Patch.from_edits([Edit("t.py", "y = 1", "y = 2"),
+    assert_refused(root, lambda: Patch.from_edits([Edit("t.py", "y = 1", "y = 2"),
                                                    Edit("t.py", "= 1", "= 3")]),
                    path="t.py", says=("edit 2", "2 times", "lines 1, 3"))
-    expect_refused(root, lambda: Patch.from_edits([Edit("t.py", "", "new\n")]), path="t.py",
+    assert_refused(root, lambda: Patch.from_edits([Edit("t.py", "", "new\n")]), path="t.py",
                    says=("already exists",))
-    expect_refused(root, lambda: Patch.from_edits([Edit("no.py", "a", "b")]), path="no.py",
+    assert_refused(root, lambda: Patch.from_edits([Edit("no.py", "a", "b")]), path="no.py",
                    says=("does not exist",))
-    expect_refused(root, lambda: Patch.from_edits([Edit("crlf.py", "a\nb", "c")]),
+    assert_refused(root, lambda: Patch.from_edits([Edit("crlf.py", "a\nb", "c")]),
                    path="crlf.py", says=("not found", "CRLF"))
-    expect_refused(root, lambda: Patch.from_edits([{"path": "t.py", "old_str": "x"}]),
+    assert_refused(root, lambda: Patch.from_edits([{"path": "t.py", "old_str": "x"}]),
                    path="t.py", says=("keys",))
-    expect_refused(root, lambda: Patch.from_edits([]), path="<edits>", says=("empty",))
+    assert_refused(root, lambda: Patch.from_edits([]), path="<edits>", says=("empty",))
 
 
 @pytest.mark.parametrize("data", ["42", '"text"', '{"files": [1]}', '{"a.py": 1}', "[1]", "{}",
@@ -472,13 +472,13 @@ def test_load_refuses_other_json(make_repo: Callable[..., Path], data: str) -> N
 
 def test_load_of_neither_diff_nor_json_lists_the_forms(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"a.py": "a\n"})
-    expect_refused(root, lambda: Patch.load("please change lr to 0.1\n", name="p.txt"),
+    assert_refused(root, lambda: Patch.load("please change lr to 0.1\n", name="p.txt"),
                    path="p.txt", says=("unified diff", '"files"', '"edits"'))
 
 
 def test_load_refuses_invalid_json(make_repo: Callable[..., Path]) -> None:
     root = make_repo({"a.py": "a\n"})
-    expect_refused(root, lambda: Patch.load('{"a.py": ', name="p.json"), path="p.json",
+    assert_refused(root, lambda: Patch.load('{"a.py": ', name="p.json"), path="p.json",
                    says=("invalid JSON", "line 1", '"edits"'))
 
 
