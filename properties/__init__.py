@@ -11,7 +11,7 @@ A repository's property file (default ``sandbox_properties.py``) calls these::
 This package imports nothing else of the project.
 """
 
-from properties._obligation import Kind, Obligation
+from properties._obligation import Kind, Obligation, module_name
 from properties._policy import DEFAULT_PROTECTED, RULES, Policy, Rule, path_matches
 from properties._spec import (
     Bounds,
@@ -50,6 +50,7 @@ __all__ = [
     "forbid",
     "invariant",
     "kernel",
+    "module_name",
     "path_matches",
     "protected",
 ]

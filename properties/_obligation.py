@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 
 from properties._spec import Property
 
-__all__ = ["Kind", "Obligation"]
+__all__ = ["Kind", "Obligation", "module_name"]
+
+
+def module_name(path: str) -> str:
+    """``pkg/mod.py`` -> ``pkg.mod``; ``pkg/__init__.py`` -> ``pkg``; a leading ``src/`` is dropped."""
+    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
+    if parts[0] == "src" and len(parts) > 1:
+        parts = parts[1:]
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
 
 
 class Kind(enum.Enum):

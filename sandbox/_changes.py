@@ -15,10 +15,12 @@ import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from properties import module_name
+
 from sandbox._definitions import DefKind, Definition, definitions, require_utf8_source
 from sandbox._patch import FileChange
 
-__all__ = ["Change", "ChangeKind", "ChangeSet", "FileDiff", "analyse", "module_name"]
+__all__ = ["Change", "ChangeKind", "ChangeSet", "FileDiff", "analyse"]
 
 
 class ChangeKind(enum.Enum):
@@ -74,16 +76,6 @@ class ChangeSet:
 
     def get(self, target: str) -> Change | None:
         return next((c for c in self if c.target == target), None)
-
-
-def module_name(path: str) -> str:
-    """``pkg/mod.py`` -> ``pkg.mod``; ``pkg/__init__.py`` -> ``pkg``; a leading ``src/`` is dropped."""
-    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
-    if parts[0] == "src" and len(parts) > 1:
-        parts = parts[1:]
-    if parts[-1] == "__init__" and len(parts) > 1:
-        parts = parts[:-1]
-    return ".".join(parts)
 
 
 def analyse(changes: Sequence[FileChange]) -> ChangeSet:

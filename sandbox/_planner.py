@@ -14,12 +14,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from properties import Bounds, Equivalent, Invariant, Kernel, Kind, Obligation, Policy, Property, path_matches
+from properties import (
+    Bounds, Equivalent, Invariant, Kernel, Kind, Obligation, Policy, Property, module_name, path_matches,
+)
 
-from sandbox._changes import Change, ChangeKind, ChangeSet, FileDiff, module_name
+from sandbox._changes import Change, ChangeKind, ChangeSet, FileDiff
 from sandbox._config import Config, sandbox_table
-from sandbox._errors import ConfigError
 from sandbox._definitions import DefKind, Definition
+from sandbox._errors import ConfigError
 
 __all__ = ["Plan", "plan"]
 

@@ -16,9 +16,9 @@ from typing import Any
 from properties import Bounds, Kind, Obligation
 
 from verifiers._contract import Context, Counterexample, Evidence, Level, Verifier
-from verifiers._values import same as same_value
+from verifiers._values import same
 
-__all__ = ["LiteralVerifier", "NotALiteral", "constant_value", "same_value"]
+__all__ = ["LiteralVerifier", "NotALiteral", "constant_value"]
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
@@ -96,7 +96,7 @@ class LiteralVerifier(Verifier):
             new = self._value(obligation, obligation.new_source, "new")
         except NotALiteral as error:
             return self._unknown(error)
-        if same_value(old, new):
+        if same(old, new):
             return Evidence(Level.PROVEN, self.name, f"{obligation.target} keeps its value {old!r}")
         return Evidence(
             Level.REFUTED, self.name,

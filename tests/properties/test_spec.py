@@ -59,3 +59,9 @@ def test_default_protected_paths(path, pattern):
 @pytest.mark.parametrize("path", ["train.py", "pkg/testing.py", "contest.py", "tests_helper.py"])
 def test_ordinary_paths_are_not_protected(path):
     assert Policy().protected_by(path) is None
+
+
+def test_module_names_follow_the_path_as_python_imports_it():
+    from properties import module_name
+
+    assert module_name("pkg/__init__.py") == "pkg" and module_name("src/pkg/mod.py") == "pkg.mod"

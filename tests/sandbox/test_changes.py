@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox._changes import ChangeKind, analyse, module_name
+from properties import module_name
+from sandbox._changes import ChangeKind, analyse
 from sandbox._definitions import DefKind
 from sandbox._errors import PatchError
 from sandbox._patch import FileChange

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from properties import Bounds, Kind, Obligation
 from verifiers import Context, Level
-from verifiers.literal import LiteralVerifier, NotALiteral, constant_value, same_value
+from verifiers._values import same as same_value
+from verifiers.literal import LiteralVerifier, NotALiteral, constant_value
 
 CONTEXT = Context(before={}, after={})
 

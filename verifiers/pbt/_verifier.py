@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from properties import RULES, Equivalent, Invariant, Kind, Obligation
+from properties import RULES, Equivalent, Invariant, Kind, Obligation, module_name
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier, Violation
 from verifiers._values import Construct, same
 from verifiers.pbt._boundaries import mine
@@ -179,7 +179,7 @@ class DifferentialTester(Verifier):
         return Evidence(Level.UNKNOWN, self.name, detail)
 
     def _plan(self, obligation: Obligation, context: Context) -> tuple[_Judge, Any, Any]:
-        target, module = obligation.target, obligation.module or obligation.path.removesuffix(".py").replace("/", ".")
+        target, module = obligation.target, obligation.module or module_name(obligation.path)
         if obligation.new_source is None:
             raise Unsupported(f"{target} does not exist in the new version")
         if obligation.kind is Kind.EQUIVALENT and obligation.old_source is None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import z3
 
-from properties import Kind, Obligation
+from properties import Kind, Obligation, module_name
 from verifiers.smt._lambdas import body_of, lambda_node
 from verifiers.smt._module import ModuleInfo, module_info
 from verifiers.smt._translate import Exit, Translator, and_, or_, truth
@@ -65,7 +65,7 @@ def plan(obligation: Obligation, before: str | None, after: str | None) -> Plan:
         raise Unsupported(f"{obligation.target} does not exist in the new version: nothing to check")
     if obligation.kind is Kind.EQUIVALENT and obligation.old_source is None:
         raise Unsupported(f"{obligation.target} does not exist in the old version: nothing to compare it with")
-    module = obligation.module or obligation.path.removesuffix(".py").replace("/", ".")
+    module = obligation.module or module_name(obligation.path)
     if obligation.target.count(".") != module.count(".") + 1:
         raise Unsupported(f"{obligation.target} is a method or nested function; the smt subset takes "
                           "module-level functions")
