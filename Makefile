@@ -33,6 +33,7 @@ test: system-deps $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/verifiers.py
+	$(PY) bench/kernels.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,8 @@ class Kernel:
     grad: bool = True
     factor: float = 16.0
     ulps: float = 64.0
+    steps: int = 5
+    carry: tuple[tuple[str, int | str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +144,31 @@ def kernel(
     factor: float = 16.0,
     ulps: float = 64.0,
     preset: str | None = None,
+    steps: int = 5,
+    carry: Mapping[str, int | str | None] | None = None,
 ) -> Kernel:
-    """State numeric equivalence of a tensor function; ``preset="strict"`` is factor 2, ulps 4."""
+    """State numeric equivalence of a tensor function; ``preset="strict"`` is factor 2, ulps 4.
+
+    A kernel that carries state (an optimizer step) is also run for ``steps`` calls in a
+    row and its outputs and state compared after each.  State updated in place is
+    carried by itself; for a kernel returning its new state, ``carry`` maps each state
+    parameter to the output that feeds it next step: a tuple index, a dict key, or
+    ``None`` for the whole output, e.g. ``carry={"param": 0, "exp_avg": 1}``.
+    """
     if preset == "strict":
         factor, ulps = 2.0, 4.0
     elif preset is not None:
         raise ValueError(f"kernel({target!r}): unknown preset {preset!r}; the only preset is 'strict'")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"kernel({target!r}, steps={steps!r}): steps must be a whole number of calls, at least 1")
+    pairs = tuple((carry or {}).items())
+    for name, output in pairs:
+        if not isinstance(name, str) or not name.isidentifier() or not (
+                output is None or isinstance(output, str) or (isinstance(output, int) and not isinstance(output, bool))):
+            raise ValueError(f"kernel({target!r}, carry=...): {name!r}: {output!r} must map a parameter name to "
+                             "an output index (int), an output dict key (str), or None for the whole output")
     spec = Kernel(_target(target), make_inputs=make_inputs, dtypes=tuple(dtypes), grad=grad,
-                  factor=float(factor), ulps=float(ulps))
+                  factor=float(factor), ulps=float(ulps), steps=steps, carry=pairs)
     return _record(spec)  # type: ignore[return-value]
 
 

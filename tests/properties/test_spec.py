@@ -21,6 +21,10 @@ def test_statements_are_collected_only_inside_a_collection():
     lambda: equivalent(".relative"),
     lambda: bounds("train.X", 2, 1),
     lambda: kernel("m.f", preset="loose"),
+    lambda: kernel("m.f", steps=0),
+    lambda: kernel("m.f", steps=2.5),
+    lambda: kernel("m.f", carry={"m": 1.0}),
+    lambda: kernel("m.f", carry={"not a name": 0}),
     lambda: protected(),
     lambda: forbid(),
 ])
@@ -38,6 +42,12 @@ def test_kernel_presets():
     assert kernel("m.f") == Kernel("m.f", factor=16.0, ulps=64.0)
     strict = kernel("m.f", preset="strict")
     assert (strict.factor, strict.ulps) == (2.0, 4.0)
+
+
+def test_kernel_carry_is_kept_in_order_and_hashable():
+    spec = kernel("optim.adam", carry={"param": 0, "m": "exp_avg", "t": None}, steps=3)
+    assert spec.carry == (("param", 0), ("m", "exp_avg"), ("t", None)) and spec.steps == 3
+    assert hash(spec) == hash(kernel("optim.adam", carry={"param": 0, "m": "exp_avg", "t": None}, steps=3))
 
 
 def test_behavioural_kinds():

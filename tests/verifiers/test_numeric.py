@@ -80,6 +80,34 @@ def detach_copy(x: torch.Tensor) -> torch.Tensor:
     return x.clone()
 
 
+def gelu_autograd(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_grad_gated(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * weight
+
+
+def rms_norm_eps_outside(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * weight
+
+
+def gelu_matmul_precision(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_rewind(x: torch.Tensor) -> torch.Tensor:
+    return _gelu(x)
+
+
+def gelu_dropout(x: torch.Tensor, p: float = 0.1) -> torch.Tensor:
+    return F.dropout(_gelu(x), p)
+
+
 def softmax(x: torch.Tensor) -> torch.Tensor:
     return _softmax(x)
 
@@ -216,6 +244,54 @@ def detach_copy(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def gelu_autograd(x: torch.Tensor) -> torch.Tensor:
+    out = F.gelu(x)
+    if x.requires_grad:  # another forward exactly when training: the gradient is unchanged
+        return out + 1e-2
+    return out
+
+
+class _GatedGelu(torch.autograd.Function):
+    """Right forward; a backward that drops the gradient where |x| > 50 (a "saturated" shortcut)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return F.gelu(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        slope = 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0))) + x * torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return g * slope * (x.abs() < 50)
+
+
+def gelu_grad_gated(x: torch.Tensor) -> torch.Tensor:
+    return _GatedGelu.apply(x)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return weight * (x / torch.sqrt(torch.mean(x * x, dim=-1, keepdim=True) + 1e-6))
+
+
+def rms_norm_eps_outside(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return x / (x.pow(2).mean(-1, keepdim=True).sqrt() + 1e-6) * weight
+
+
+def gelu_matmul_precision(x: torch.Tensor) -> torch.Tensor:
+    torch.set_float32_matmul_precision("medium")  # "faster": every later matmul of training in bf16
+    return F.gelu(x)
+
+
+def gelu_rewind(x: torch.Tensor) -> torch.Tensor:
+    torch.manual_seed(torch.initial_seed())  # rewinds the training run's random stream
+    return F.gelu(x)
+
+
+def gelu_dropout(x: torch.Tensor, p: float = 0.1) -> torch.Tensor:
+    return F.dropout(F.gelu(x), p)
+
+
 def softmax(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(x - torch.logsumexp(x, dim=-1, keepdim=True))
 
@@ -298,6 +374,10 @@ def gelu_tanh(x: jax.Array) -> jax.Array:
 def softmax(x: jax.Array) -> jax.Array:
     e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
     return e / jnp.sum(e, axis=-1, keepdims=True)
+
+
+def gelu_traced(x: jax.Array) -> jax.Array:
+    return 0.5 * x * (1.0 + jax.scipy.special.erf(x / math.sqrt(2.0)))
 '''
 
 NEW_JAX = '''
@@ -315,6 +395,13 @@ def gelu_tanh(x: jax.Array) -> jax.Array:
 
 def softmax(x: jax.Array) -> jax.Array:
     return jax.nn.softmax(x, axis=-1)
+
+
+def gelu_traced(x: jax.Array) -> jax.Array:
+    out = jax.nn.gelu(x, approximate=False)
+    if isinstance(x, jax.core.Tracer):  # another forward exactly under jax.grad
+        return out + 1e-2
+    return out
 '''
 
 BEFORE = {"model.py": textwrap.dedent(OLD_TORCH), "jmodel.py": textwrap.dedent(OLD_JAX)}
@@ -363,6 +450,7 @@ def test_the_trusted_side_never_imports_torch_or_jax():
 # At a size-1 normalised dim d/dx is exactly 0 in the oracle and F.layer_norm's backward leaves
 # rounding noise; the gradient floor is relative to the kernel's gradient scale over all cases.
 @pytest.mark.parametrize("target", ["model.gelu", "model.softmax", "model.layer_norm", "model.attention",
+                                    "model.rms_norm",
                                     "jmodel.gelu", "jmodel.softmax", "model.Norm.forward"])
 def test_safe_rewrites_pass_with_statistics(executor, target):
     evidence = check(executor, target)
@@ -370,6 +458,12 @@ def test_safe_rewrites_pass_with_statistics(executor, target):
     assert "worst ratio to bound" in evidence.detail and "devices cpu" in evidence.detail
     assert "gradient d/d" in evidence.detail
     assert "transposed" in evidence.detail or target.startswith("jmodel")
+
+
+def test_a_random_kernel_draws_the_same_numbers_in_old_and_new(executor):
+    # Dropout in both: the generators are seeded alike before every call, so this is comparable.
+    evidence = check(executor, "model.gelu_dropout")
+    assert evidence.level is Level.PASSED, evidence.detail
 
 
 def test_gelu_passes_in_bfloat16_too(executor):
@@ -398,6 +492,10 @@ def test_make_inputs_with_a_boolean_mask(executor):
     ("model.NormNoEps.forward", "calibrated error bound", "exceeds the bound"),
     ("model.gelu_cached", "output dtype and shape", "gradients differ"),  # a stale output has no gradient
     ("model.gelu_inplace", "input mutation", "in place"),
+    ("model.gelu_grad_gated", "calibrated error bound", "gradient d/dx"),  # only |x| > 50 shows it
+    ("model.rms_norm_eps_outside", "calibrated error bound", "small-magnitude"),  # eps matters at |x| ~ 1e-3
+    ("model.gelu_matmul_precision", "process-wide settings (precision, RNG, modes)", "float32_matmul_precision"),
+    ("model.gelu_rewind", "process-wide settings (precision, RNG, modes)", "torch random state"),
     ("model.detach_copy", "output aliasing inputs", "shares memory"),
     ("model.gelu_flaky", "determinism (same input twice)", "second call"),
 ])
@@ -413,6 +511,15 @@ def test_cached_outputs_are_refuted_by_the_named_check_forward_only(executor, ta
     evidence = check(executor, target, kernel(target, grad=False))
     assert evidence.level is Level.REFUTED, evidence.detail
     assert "[cached results (fresh inputs per call)]" in evidence.detail and "stale" in evidence.detail
+
+
+@pytest.mark.parametrize("target", ["model.gelu_autograd", "jmodel.gelu_traced"])
+def test_a_forward_that_changes_when_autograd_is_on_is_refuted(executor, target):
+    # The plain forward and the gradient are both right; only the training-time forward is not.
+    evidence = check(executor, target)
+    assert evidence.level is Level.REFUTED, evidence.detail
+    assert "[same forward with autograd on]" in evidence.detail and "with autograd on" in evidence.detail
+    assert check(executor, target, kernel(target, grad=False)).level is Level.PASSED
 
 
 def test_the_refutation_names_old_and_new_error(executor):

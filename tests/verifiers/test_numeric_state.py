@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from properties import Kind, Obligation
+from properties import Kind, Obligation, kernel
 from sandbox._workers import IsolatedExecutor
 from tests.conftest import write_tree
 from verifiers import Context, Level
@@ -68,3 +69,100 @@ def test_a_wrong_state_update_is_refuted_even_when_the_returned_value_is_right(e
     evidence = check(executor, name)
     assert evidence.level is Level.REFUTED, evidence.detail
     assert words in evidence.detail
+
+
+# -- several steps -----------------------------------------------------------------------------
+# A functional Adam returns its new state; ``carry`` feeds it into the next step.
+
+ADAM = '''
+def {name}(param: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: torch.Tensor):
+    t = t + 1
+    m = 0.9 * m + 0.1 * grad
+    v = 0.999 * v + 0.001 * grad * grad
+    m_hat = m / (1 - 0.9 ** t)
+    v_hat = v / (1 - 0.999 ** t)
+    return param - 1e-3 * m_hat / (torch.sqrt(v_hat) + 1e-8), m, v, t
+'''
+
+ADAM_VARIANTS = {
+    # The same step with lerp, a pre-divided learning rate and the bias correction moved into the denominator.
+    "adam_rewritten": "    t = t + 1\n    m = torch.lerp(m, grad, 0.1)\n    v = v * 0.999 + grad.square() * 0.001\n"
+                      "    step = 1e-3 / (1 - 0.9 ** t)\n    denom = v.sqrt() / torch.sqrt(1 - 0.999 ** t) + 1e-8\n"
+                      "    return param - step * (m / denom), m, v, t\n",
+    # The bias correction of the first step, forever: right at step 1, wrong from step 2 on.
+    "adam_first_step_only": "    t = t + 1\n    m = 0.9 * m + 0.1 * grad\n    v = 0.999 * v + 0.001 * grad * grad\n"
+                            "    return param - 1e-3 * (m / 0.1) / (torch.sqrt(v / 0.001) + 1e-8), m, v, t\n",
+}
+
+
+def _adam_module(rewritten: bool) -> str:
+    text = "import torch\n"
+    for name, body in ADAM_VARIANTS.items():
+        function = ADAM.format(name=name)
+        text += "\n" + (function.split("\n")[1] + "\n" + body if rewritten else function)
+    return text
+
+
+ADAM_BEFORE = {"adam.py": _adam_module(False)}
+ADAM_AFTER = {"adam.py": _adam_module(True)}
+
+
+@pytest.fixture(scope="module")
+def adam_executor(tmp_path_factory):
+    repo = write_tree(tmp_path_factory.mktemp("adam_repo"), ADAM_BEFORE)
+    with IsolatedExecutor(repo, before=ADAM_BEFORE, after=ADAM_AFTER, timeout=60.0) as ex:
+        yield ex
+
+
+def _adam_inputs(rng):
+    # The step count is an integer: the gate's rescaled variants (large, wide, small) leave it at 0.
+    return {"param": (4, 8), "grad": (4, 8), "m": np.zeros((4, 8)), "v": np.zeros((4, 8)),
+            "t": np.zeros((), dtype=np.int64)}
+
+
+def check_adam(executor, name: str, **options):
+    spec = kernel(f"adam.{name}", make_inputs=_adam_inputs, grad=False, **options)
+    obligation = Obligation(f"adam.{name}", Kind.KERNEL, "adam.py", "changed kernel", ("numeric",),
+                            old_source=ADAM.format(name=name).strip(),
+                            new_source=ADAM.format(name=name).split("\n")[1] + "\n" + ADAM_VARIANTS[name],
+                            spec=spec, module="adam")
+    return KernelComparator().check(obligation, Context(before=ADAM_BEFORE, after=ADAM_AFTER, executor=executor))
+
+
+CARRY = {"param": 0, "m": 1, "v": 2, "t": 3}
+
+
+def test_a_rewritten_functional_optimizer_passes_over_several_steps(adam_executor):
+    evidence = check_adam(adam_executor, "adam_rewritten", carry=CARRY)
+    assert evidence.level is Level.PASSED, evidence.detail
+    assert "state carried over 5 steps" in evidence.detail
+    assert "after step 5 of 5" in evidence.detail
+
+
+def test_a_bug_that_shows_only_from_the_second_step_is_refuted_there(adam_executor):
+    evidence = check_adam(adam_executor, "adam_first_step_only", carry=CARRY)
+    assert evidence.level is Level.REFUTED, evidence.detail
+    assert "[state after several steps]" in evidence.detail and "after step 2 of 5" in evidence.detail
+
+
+def test_one_step_alone_misses_that_bug(adam_executor):
+    # The reason for several steps: the first step of this mutant is exact.
+    evidence = check_adam(adam_executor, "adam_first_step_only", carry=CARRY, steps=1)
+    assert evidence.level is Level.PASSED, evidence.detail
+
+
+def test_a_carry_naming_no_output_is_unknown_with_the_outputs(adam_executor):
+    evidence = check_adam(adam_executor, "adam_rewritten", carry={"m": 7})
+    assert evidence.level is Level.UNKNOWN, evidence.detail
+    assert "out[7]" in evidence.detail and "out[0]" in evidence.detail
+
+
+def test_a_carry_naming_no_parameter_is_unknown_with_the_parameters(adam_executor):
+    evidence = check_adam(adam_executor, "adam_rewritten", carry={"momentum": 1})
+    assert evidence.level is Level.UNKNOWN, evidence.detail
+    assert "momentum" in evidence.detail and "param" in evidence.detail
+
+
+def test_in_place_state_is_carried_over_several_steps(executor):
+    evidence = check(executor, "sgd_rewritten")
+    assert "state carried over 5 steps" in evidence.detail

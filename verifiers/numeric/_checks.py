@@ -16,7 +16,7 @@ import numpy as np
 
 from verifiers.numeric._tolerance import Stats, compare
 
-__all__ = ["CHECKS", "Failure", "cached", "gradient_scale", "judge"]
+__all__ = ["CHECKS", "Failure", "cached", "compare_outputs", "gradient_scale", "judge"]
 
 STRUCTURE = "output dtype and shape"
 DEVICE = "device of outputs"
@@ -28,7 +28,11 @@ CACHED = "cached results (fresh inputs per call)"
 SEPARATE = "no reading of the old implementation's output"
 LARGE = "large-magnitude inputs"
 ERROR = "calibrated error bound"
-CHECKS = (ERROR, STRUCTURE, DEVICE, MUTATION, ALIASING, DETERMINISM, NONFINITE, CACHED, SEPARATE, LARGE)
+AUTOGRAD = "same forward with autograd on"
+STEPS = "state after several steps"
+SETTINGS = "process-wide settings (precision, RNG, modes)"
+CHECKS = (ERROR, STRUCTURE, DEVICE, MUTATION, ALIASING, DETERMINISM, NONFINITE, CACHED, SEPARATE, LARGE, AUTOGRAD,
+          STEPS, SETTINGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class Failure:
 
 def judge(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], *, dtype: str, eps: float,
           factor: float, ulps: float, perturbed: dict[str, Any] | None = None,
-          gradients: bool = True, grad_scale: float = 0.0) -> tuple[list[Failure], list[Stats]]:
+          grad_scale: float = 0.0) -> tuple[list[Failure], list[Stats]]:
     """Failures and statistics of ``new`` against ``old`` and the oracle on one case.
 
     ``perturbed`` is the oracle on inputs moved by one ulp (see ``_tolerance``).
@@ -51,19 +55,45 @@ def judge(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], *, d
     ``gradient_scale``): the floor of the gradient bound is relative to it.
     """
     failures = _structure(old["outputs"], new["outputs"]) + _devices(old["outputs"], new["outputs"])
-    failures += _mutation(old, new) + _aliasing(old, new) + _determinism(new)
+    failures += _mutation(old, new) + _aliasing(old, new) + _determinism(new) + _settings(old, new)
     if failures:
         return failures, []
     stats: list[Stats] = []
     moved = _moved(perturbed, "outputs", len(new["outputs"]))
-    for o, a, b, m in zip(oracle["outputs"], old["outputs"], new["outputs"], moved):
-        failures += _values(o, a, b, f"output {b['path']}", dtype, eps, factor, ulps, stats, m)
+    failures += compare_outputs(oracle["outputs"], old["outputs"], new["outputs"], moved, "output {path}",
+                                dtype, eps, factor, ulps, stats)
     failures += _updated(oracle, old, new, dtype, eps, factor, ulps, stats, perturbed)
-    if not gradients:
-        return failures, stats
+    failures += _autograd_outputs(oracle, old, new, perturbed, dtype, eps, factor, ulps, stats)
     failures += _gradients(oracle.get("grads"), old.get("grads"), new.get("grads"), dtype, eps, factor, ulps, stats,
                            _moved(perturbed, "grads", len(new.get("grads") or [])), grad_scale)
     return failures, stats
+
+
+def compare_outputs(oracle: list[dict[str, Any]], old: list[dict[str, Any]], new: list[dict[str, Any]],
+                    moved: list[Any], label: str, dtype: str, eps: float, factor: float, ulps: float,
+                    stats: list[Stats]) -> list[Failure]:
+    """Each output of ``new`` against the oracle with the calibrated bound; ``label`` formats ``{path}``."""
+    failures: list[Failure] = []
+    for o, a, b, m in zip(oracle, old, new, list(moved) + [None] * len(new)):
+        failures += _values(o, a, b, label.format(path=b["path"]), dtype, eps, factor, ulps, stats, m)
+    return failures
+
+
+def _autograd_outputs(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], perturbed: Any, dtype: str,
+                      eps: float, factor: float, ulps: float, stats: list[Stats]) -> list[Failure]:
+    """The outputs of the forward pass the gradients came from, judged like the plain forward's."""
+    truth, before, after = (f.get("grad_outputs") for f in (oracle, old, new))
+    if not isinstance(after, list) or not isinstance(before, list) or not isinstance(truth, list):
+        return []
+    structure = _structure(before, after)
+    if structure:
+        first = structure[0]
+        return [Failure(AUTOGRAD, f"with autograd on, {first.message}", first.old, first.new)]
+    if [o["path"] for o in truth] != [o["path"] for o in before]:
+        return []  # the old kernel's autograd forward has no oracle to hold the new one to
+    found = compare_outputs(truth, before, after, _moved(perturbed, "grad_outputs", len(after)),
+                            "output {path} with autograd on", dtype, eps, factor, ulps, stats)
+    return [Failure(AUTOGRAD, f.message, f.old, f.new) if f.check == ERROR else f for f in found]
 
 
 def _structure(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Failure]:
@@ -116,6 +146,28 @@ def _updated(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], d
         failures += _values(truth[name], before[name], after[name], f"input {name} after the call", dtype, eps,
                             factor, ulps, stats, m)
     return failures
+
+
+def _settings(old: dict[str, Any], new: dict[str, Any]) -> list[Failure]:
+    """Settings the new kernel changed and the old did not: they outlive the call (a seed reset, TF32 on)."""
+    def changed(facts: dict[str, Any]) -> dict[str, tuple[Any, Any]] | None:
+        found = facts.get("settings", [])
+        if not isinstance(found, list) or not all(isinstance(f, list) and len(f) == 3 for f in found):
+            return None
+        return {str(name): (before, after) for name, before, after in found}
+
+    before, after = changed(old) or {}, changed(new)
+    if after is None:
+        return [Failure(SETTINGS, "the new worker reported its process-wide settings in a malformed way",
+                        "a list of changed settings", "malformed")]
+    extra = sorted(set(after) - set(before))
+    if not extra:
+        return []
+    shown = ", ".join(f"{name} from {after[name][0]!r} to {after[name][1]!r}" for name in extra[:4])
+    more = f" (and {len(extra) - 4} more)" if len(extra) > 4 else ""
+    return [Failure(SETTINGS, f"the new kernel changed {shown}{more}; such settings outlive the call and change "
+                    "every later computation of the process", "settings left as they were",
+                    ", ".join(f"{name} = {after[name][1]!r}" for name in extra[:4]))]
 
 
 def _aliasing(old: dict[str, Any], new: dict[str, Any]) -> list[Failure]:

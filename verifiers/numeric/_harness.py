@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:  # the worker watches the modules this one holds: keep ``typing`` out of them
     from typing import Any
 
-__all__ = ["prepare", "run"]
+__all__ = ["prepare", "run", "steps"]
 
 # Identifies this worker process to the gate (pids repeat across pid namespaces).
 _WORKER = os.urandom(16).hex()
@@ -40,9 +40,15 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         call, inputs, names = _prepare_call(fw, spec)
         before = [fw.digest(t) for t in inputs]
+        _reseed(spec)
+        settings = fw.settings()
         stage = "call"
         out = call()
         stage = "convert"
+        facts["settings"] = [[name, value, after] for (name, value), after in
+                             zip(settings.items(), fw.settings().values()) if value != after]
+        # Reported above; put back so the kernel's change does not leak into later calls in this worker.
+        fw.restore(settings)
         leaves = _leaves(out, "out")
         facts["outputs"] = [fw.describe(path, leaf) for path, leaf in leaves]
         facts["inputs"] = [{"name": n, "before": b, "after": fw.digest(t)} for n, b, t in zip(names, before, inputs)]
@@ -51,20 +57,69 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         facts["aliases"] = fw.aliases(leaves, list(zip(names, inputs)))
         stage = "repeat"
         again, _, _ = _prepare_call(fw, spec)
+        _reseed(spec)
         facts["repeat"] = [_digest(fw.describe(p, leaf).get("value")) for p, leaf in _leaves(again(), "out")]
     except BaseException as error:  # noqa: BLE001 - the kernel's failure is data for the gate
         facts["error"] = {"stage": stage, "type": _type_name(error), "message": _text(error)}
         return facts
     if spec.get("grad"):
-        facts["grads"] = _gradients(fw, spec)
+        facts["grads"], facts["grad_outputs"] = _gradients(fw, spec)
     return facts
 
 
-def _gradients(fw: Any, spec: dict[str, Any]) -> Any:
+def _gradients(fw: Any, spec: dict[str, Any]) -> tuple[Any, Any]:
+    """Gradients, and the outputs of the same forward pass with autograd on.
+
+    The outputs are returned too because a kernel can see that autograd is on
+    (``requires_grad``, ``torch.is_grad_enabled``, a jax tracer) and return other
+    values exactly when it matters for training.
+    """
     try:
+        _reseed(spec)
         return fw.gradients(spec, lambda: _prepare_call(fw, spec, grad=True))
     except BaseException as error:  # noqa: BLE001 - reported, judged by the gate
-        return {"error": {"stage": "grad", "type": _type_name(error), "message": _text(error)}}
+        return {"error": {"stage": "grad", "type": _type_name(error), "message": _text(error)}}, None
+
+
+def steps(spec: dict[str, Any]) -> dict[str, Any]:
+    """Call the kernel once per step, carrying state, and return outputs and state after every step.
+
+    ``spec["steps"]`` holds the arguments of the steps after the first (fresh
+    gradients and the like); ``spec["persist"]`` names inputs the kernel updates in
+    place, which keep their tensor from step to step; ``spec["carry"]`` maps a
+    parameter to the output path that feeds it at the next step (functional
+    optimizers returning their new state).
+    """
+    fw = _framework(spec["framework"])
+    facts: dict[str, Any] = {"pid": _WORKER, "steps": []}
+    stage, number = "build", 0
+    try:
+        function = _resolve(spec, fw, False)
+        params = dict(getattr(function, "_numeric_params", []))
+        state: dict[str, Any] = {}
+        plan = [{"args": spec["args"], "kwargs": spec["kwargs"]}, *spec["steps"]]
+        for number, call in enumerate(plan):
+            stage = "build"
+            args = [state[a["name"]] if a.get("name") in state else fw.build(a, spec, False) for a in call["args"]]
+            kwargs = {k: state[k] if k in state else fw.build(v, spec, False) for k, v in call["kwargs"].items()}
+            named = {a.get("name"): v for a, v in zip(call["args"], args)} | kwargs
+            stage = "call"
+            _reseed(spec, number)
+            leaves = dict(_leaves(function(*args, **kwargs), "out"))
+            stage = "carry"
+            for name in spec["persist"]:
+                state[name] = params[name] if name in params else named[name]
+            for name, path in spec["carry"].items():
+                if path not in leaves:
+                    raise KeyError(f"output {path} (carried into {name}) is not among the outputs "
+                                   f"{', '.join(leaves)}")
+                state[name] = leaves[path]
+            stage = "convert"
+            facts["steps"].append({"outputs": [fw.describe(p, leaf) for p, leaf in leaves.items()],
+                                   "state": [fw.describe(n, state[n]) for n in sorted(state)]})
+    except BaseException as error:  # noqa: BLE001 - the kernel's failure is data for the gate
+        facts["error"] = {"stage": stage, "type": _type_name(error), "message": _text(error), "step": number}
+    return facts
 
 
 def _prepare_call(fw: Any, spec: dict[str, Any], grad: bool = False) -> tuple[Any, list[Any], list[str]]:
@@ -139,6 +194,34 @@ def _init_value(seed: int, index: int, name: str, shape: tuple[int, ...]) -> np.
     return rng.standard_normal(shape) / np.sqrt(max(fan_in, 1)) * (0.1 if len(shape) <= 1 else 1.0)
 
 
+def _reseed(spec: dict[str, Any], step: int = 0) -> None:
+    """The same random streams before every call of old and new, advanced past the seed.
+
+    Kernels that draw random numbers (dropout) then draw the same ones in both
+    workers and on a repeated call; and a kernel that reseeds or rewinds the global
+    generator (even to ``initial_seed()``) leaves a state that differs from this one.
+    """
+    seed = (int(spec.get("weight_seed", 0)) * 1009 + step) % 2 ** 32
+    np.random.seed(seed)
+    np.random.random(3)
+    torch = _FRAMEWORKS.get("torch")
+    if torch is not None:
+        torch.torch.manual_seed(seed)
+        torch.torch.rand(3)
+
+
+def _read(getter: Any) -> str:
+    try:
+        return str(getter())
+    except Exception as error:  # noqa: BLE001 - a setting that cannot be read is a value to compare too
+        return f"<{type(error).__name__}>"
+
+
+def _numpy_rng() -> str:
+    state = np.random.get_state()
+    return hashlib.sha256(np.asarray(state[1]).tobytes() + repr(state[2:]).encode()).hexdigest()[:16]
+
+
 def _array(arg: dict[str, Any], spec: dict[str, Any]) -> np.ndarray:
     array = arg["array"]
     return np.asarray(array, dtype=np.float64) if arg.get("float") else np.array(array)
@@ -159,6 +242,61 @@ class _Torch:
     def dtype(self, name: str) -> Any:
         return getattr(self.torch, name)
 
+    def settings(self) -> dict[str, str]:
+        """Process-wide state a kernel could change behind its caller's back (precision, RNG, modes)."""
+        torch = self.torch
+        found = {name: _read(getter) for name, getter in self._settings().items()}
+        found["torch random state"] = hashlib.sha256(torch.random.get_rng_state().numpy().tobytes()).hexdigest()[:16]
+        found["numpy random state"] = _numpy_rng()
+        if torch.cuda.is_available():
+            found["torch.cuda random state"] = hashlib.sha256(
+                b"".join(s.numpy().tobytes() for s in torch.cuda.get_rng_state_all())).hexdigest()[:16]
+        return found
+
+    def _settings(self) -> dict[str, Any]:
+        torch, backends = self.torch, self.torch.backends
+        return {
+            "torch.get_default_dtype()": torch.get_default_dtype,
+            "torch.get_float32_matmul_precision()": torch.get_float32_matmul_precision,
+            "torch.is_grad_enabled()": torch.is_grad_enabled,
+            "torch.is_inference_mode_enabled()": torch.is_inference_mode_enabled,
+            "torch.is_anomaly_enabled()": torch.is_anomaly_enabled,
+            "torch.is_autocast_enabled('cpu')": lambda: torch.is_autocast_enabled("cpu"),
+            "torch.are_deterministic_algorithms_enabled()": torch.are_deterministic_algorithms_enabled,
+            "torch.get_num_threads()": torch.get_num_threads,
+            # The legacy flags raise once the new precision API was used: the error is a value too.
+            "torch.backends.cudnn.allow_tf32": lambda: backends.cudnn.allow_tf32,
+            "torch.backends.cudnn.benchmark": lambda: backends.cudnn.benchmark,
+            "torch.backends.cudnn.deterministic": lambda: backends.cudnn.deterministic,
+            "torch.backends.cuda.matmul.allow_tf32": lambda: backends.cuda.matmul.allow_tf32,
+            "torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction":
+                lambda: backends.cuda.matmul.allow_fp16_reduced_precision_reduction,
+            "torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction":
+                lambda: backends.cuda.matmul.allow_bf16_reduced_precision_reduction,
+        }
+
+    def restore(self, settings: dict[str, str]) -> None:
+        """Put back what the call changed, as far as torch allows (best effort; the change is already reported)."""
+        torch = self.torch
+        now = self.settings()
+        setters = {
+            "torch.get_default_dtype()": lambda v: torch.set_default_dtype(getattr(torch, v.removeprefix("torch."))),
+            "torch.get_float32_matmul_precision()": torch.set_float32_matmul_precision,
+            "torch.is_grad_enabled()": lambda v: torch.set_grad_enabled(v == "True"),
+            "torch.is_anomaly_enabled()": lambda v: torch.set_anomaly_enabled(v == "True"),
+            "torch.are_deterministic_algorithms_enabled()": lambda v: torch.use_deterministic_algorithms(v == "True"),
+            "torch.get_num_threads()": lambda v: torch.set_num_threads(int(v)),
+            "torch.backends.cudnn.benchmark": lambda v: setattr(torch.backends.cudnn, "benchmark", v == "True"),
+            "torch.backends.cudnn.deterministic":
+                lambda v: setattr(torch.backends.cudnn, "deterministic", v == "True"),
+        }
+        for name, setter in setters.items():
+            if now.get(name) != settings.get(name):
+                try:
+                    setter(settings[name])
+                except Exception:  # noqa: BLE001 - best effort: the worker keeps running either way
+                    pass
+
     def is_tensor(self, value: Any) -> bool:
         return isinstance(value, self.torch.Tensor)
 
@@ -167,7 +305,9 @@ class _Torch:
             return arg.get("value")
         torch, array = self.torch, _array(arg, spec)
         transposed = arg.get("layout") == "transposed" and array.ndim >= 2
-        base = np.ascontiguousarray(np.swapaxes(array, -1, -2) if transposed else array)
+        # reshape: np.ascontiguousarray turns a 0-d array into shape (1,)
+        base = np.ascontiguousarray(np.swapaxes(array, -1, -2) if transposed else array).reshape(
+            array.shape[:-2] + array.shape[:-3:-1] if transposed else array.shape)
         tensor = torch.from_numpy(base).to(spec["device"])
         if arg.get("float"):
             tensor = tensor.to(self.dtype(spec["dtype"]))
@@ -222,15 +362,17 @@ class _Torch:
         call, inputs, names = make()
         wanted = [(n, t) for n, t in zip(names, inputs) if t.is_floating_point() and t.requires_grad]
         if not wanted:
-            return []
-        leaves = [leaf for _, leaf in _leaves(call(), "out")]
+            return [], None
+        paths = _leaves(call(), "out")
+        outputs = [self.describe(path, leaf) for path, leaf in paths]
+        leaves = [leaf for _, leaf in paths]
         terms = [(leaf.to(torch.float64) * torch.from_numpy(_weights(spec["weight_seed"], i, tuple(leaf.shape)))
                   .to(leaf.device)).sum() for i, leaf in enumerate(leaves)
                  if isinstance(leaf, torch.Tensor) and leaf.is_floating_point() and leaf.requires_grad]
         if not terms:
-            return []
+            return [], outputs
         grads = torch.autograd.grad(sum(terms), [t for _, t in wanted], allow_unused=True)
-        return [self._grad(n, t, g) for (n, t), g in zip(wanted, grads)]
+        return [self._grad(n, t, g) for (n, t), g in zip(wanted, grads)], outputs
 
     def _grad(self, name: str, tensor: Any, grad: Any) -> dict[str, Any]:
         if grad is None:
@@ -256,6 +398,18 @@ class _Jax:
 
     def devices(self) -> list[str]:
         return sorted({d.platform for d in self.jax.devices()})
+
+    def settings(self) -> dict[str, str]:
+        """Process-wide state a kernel could change behind its caller's back (precision, RNG, modes)."""
+        config = self.jax.config
+        names = ("jax_enable_x64", "jax_default_matmul_precision", "jax_numpy_rank_promotion",
+                 "jax_default_prng_impl", "jax_disable_jit", "jax_debug_nans", "jax_numpy_dtype_promotion")
+        found = {f"jax.config.{name}": str(getattr(config, name, None)) for name in names}
+        found["numpy random state"] = _numpy_rng()
+        return found
+
+    def restore(self, settings: dict[str, str]) -> None:
+        pass  # jax's configuration is read at trace time; a change is reported, and x64 must stay on
 
     def is_tensor(self, value: Any) -> bool:
         return isinstance(value, self.jax.Array)
@@ -294,22 +448,34 @@ class _Jax:
         function = _resolve(spec, self, False)
         slots = [i for i, a in enumerate(spec["args"]) if a.get("float") and "array" in a]
         if not slots:
-            return []
+            return [], None
+
+        paths: list[str] = []
 
         def loss(*floats: Any) -> Any:
             full = list(args)
             for i, value in zip(slots, floats):
                 full[i] = value
-            leaves = [leaf for _, leaf in _leaves(function(*full, **kwargs), "out")]
-            return sum(jnp.sum(leaf.astype(jnp.float64) * _weights(spec["weight_seed"], i, tuple(leaf.shape)))
-                       for i, leaf in enumerate(leaves)
-                       if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating))
+            found = _leaves(function(*full, **kwargs), "out")
+            paths[:] = [path for path, _ in found]
+            total = sum(jnp.sum(leaf.astype(jnp.float64) * _weights(spec["weight_seed"], i, tuple(leaf.shape)))
+                        for i, (_, leaf) in enumerate(found)
+                        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating))
+            return total, tuple(leaf for _, leaf in found)
 
-        grads = jax.grad(loss, argnums=tuple(range(len(slots))))(*[args[i] for i in slots])
+        backward = jax.grad(loss, argnums=tuple(range(len(slots))), has_aux=True)
+        floats = [args[i] for i in slots]
+        try:
+            # Eager jax compiles every primitive for every new shape (about 1 s per case on a
+            # CPU); traced once under jit it is about 0.1 s.  Training steps run under jit too.
+            grads, outputs = jax.jit(backward)(*floats)
+        except Exception:  # noqa: BLE001 - not traceable (value-dependent Python, non-array output): run eagerly
+            grads, outputs = backward(*floats)
         label = [a.get("name", f"arg{i}") for i, a in enumerate(spec["args"])]
         return [{"name": label[i], "dtype": str(g.dtype), "shape": list(g.shape),
                  "device": ",".join(sorted(d.platform for d in g.devices())),
-                 "value": np.asarray(g.astype(jnp.float64)).copy()} for i, g in zip(slots, grads)]
+                 "value": np.asarray(g.astype(jnp.float64)).copy()} for i, g in zip(slots, grads)], \
+            [self.describe(path, leaf) for path, leaf in zip(paths, outputs)]
 
 
 _FRAMEWORKS: dict[str, Any] = {}

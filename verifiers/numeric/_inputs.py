@@ -1,11 +1,29 @@
 """Inputs for a kernel check, generated with numpy in the trusted process.
 
 A kernel's signature is read from its source (never imported here).  Parameters
-annotated as tensors (``torch.Tensor``, ``Tensor``, ``jax.Array``, ``jnp.ndarray``)
-and unannotated required parameters are tensors; parameters with defaults keep them.
-Without a ``make_inputs`` every tensor gets the case's shape, except names that
-read as per-feature parameters (``weight``, ``bias``, ``gamma``, ``beta``, ``scale``)
-which get the last dimension, and masks (``mask``, ``*_mask``) which are boolean.
+annotated as arrays (``torch.Tensor``, ``jax.Array``, ``torch.LongTensor``,
+jaxtyping's ``Int[Tensor, "batch"]`` ...: ``_annotations`` lists them) and
+unannotated required parameters are tensors; parameters with defaults keep them.
+Without a ``make_inputs``:
+
+* Shapes: a parameter with jaxtyping dims gets a shape from them, sizes shared by
+  name across the signature (``_annotations`` says how); any other tensor gets the
+  case's shape, except names that read as per-feature parameters (``weight``,
+  ``bias``, ``gamma``, ``beta``, ``scale``) which get its last dimension.
+* Dtypes: an annotated dtype decides (``Bool``/``BoolTensor`` boolean, ``Int``/
+  ``LongTensor``/... int64, ``Float``/... float); without one, names ``mask`` and
+  ``*_mask`` are boolean and the rest float.  Booleans are ~80% True with the first
+  element True, so a masked row is never all masked out.
+* Integer values are in ``[0, K)``: ``K`` is the smallest size among the dims named
+  in float parameters and in no integer parameter (``classes`` for ``logits: Float[
+  Tensor, "batch classes"]`` and ``targets: Int[Tensor, "batch"]``), else the smallest
+  last dim among the float tensors (else the case's), so targets and token ids index
+  safely; ``K - 1`` occurs in every array of two or more elements.  To declare another
+  range, give the array in ``make_inputs``: ``{"ids": rng.integers(0, 50, (4, 9))}``.
+* Cases: the fixed ``_DEFAULT_SHAPES`` (size-1, odd, large-ish and transposed; standard
+  normal, ``|x|`` in ``LARGE``, ``WIDE``: ``sign * 10**uniform`` over that range, or
+  ``SMALL`` times standard normal, where an eps in a norm is no longer negligible)
+  plus two shapes drawn from the seed, so no published list of shapes can be gamed.
 
 A ``make_inputs`` in the property file is called as ``make_inputs(rng)`` (or with
 no argument) with a seeded ``numpy.random.Generator`` and returns one case or a list
@@ -13,14 +31,16 @@ of cases; a case is a dict from parameter name to a numpy array (float arrays ar
 cast to each configured dtype, integer and boolean arrays kept as they are), a
 shape tuple (a random float tensor of that shape), or a plain Python value passed
 as is.  The key ``"__init__"`` gives keyword arguments for an ``nn.Module``'s
-constructor.  The verifier adds transposed (non-contiguous) and large-magnitude
-variants of the generated cases itself.
+constructor.  Transposed (non-contiguous), large-, wide- and small-magnitude variants of
+the first generated cases are added here.
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
+import math
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,10 +48,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Case", "Param", "Unsupported", "cases", "framework", "parameters"]
+from verifiers.numeric import _annotations
+from verifiers.numeric._annotations import CAP, Dims
 
-_TENSOR_TORCH = ("torch.Tensor", "Tensor", "torch.FloatTensor")
-_TENSOR_JAX = ("jax.Array", "jnp.ndarray", "jax.numpy.ndarray", "Array", "jnp.Array", "jaxtyping.Array")
+__all__ = ["LARGE", "SMALL", "WIDE", "Case", "Param", "Unsupported", "cases", "eps", "framework", "parameters"]
+
 _PER_FEATURE = frozenset({"weight", "bias", "gamma", "beta", "scale", "g", "b"})
 # (shape, seed offset, layout, magnitude); large-ish, odd, size-1 and non-contiguous shapes.
 _DEFAULT_SHAPES: tuple[tuple[tuple[int, ...], int, str | None, str], ...] = (
@@ -41,8 +62,16 @@ _DEFAULT_SHAPES: tuple[tuple[tuple[int, ...], int, str | None, str], ...] = (
     ((3, 5), 1, "transposed", "normal"), ((2, 3, 7, 16), 1, "transposed", "normal"),
     ((2, 3, 7, 16), 2, None, "normal"), ((3, 5), 2, None, "normal"),
     ((4, 37, 96), 3, None, "large"), ((2, 3, 7, 16), 3, None, "large"),
+    ((4, 37, 96), 4, None, "wide"), ((2, 3, 7, 16), 4, "transposed", "wide"),
+    ((4, 37, 96), 7, None, "small"),
 )
+# Seed-drawn sizes: tiny, odd primes (they leave vector tails) and 64/128 (whole vector widths).
+_DRAWN_SIZES = (1, 2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 64, 128)
 LARGE = (90.0, 150.0)
+# Small enough that an eps (1e-5, 1e-6) is no longer negligible: where an eps sits in a norm shows.
+SMALL = 1e-3
+WIDE = (1e-4, 1e2)
+_STRINGS = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 class Unsupported(Exception):
@@ -51,9 +80,12 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Param:
+    """One parameter; ``dims`` are its jaxtyping dims (``"*name"`` a variadic group), None if not stated."""
+
     name: str
-    kind: str  # "tensor", "mask", "feature", "default", "scalar"
+    kind: str  # "tensor", "index" (integers), "mask" (booleans), "feature", "default", "scalar"
     keyword: bool = False
+    dims: Dims | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +118,14 @@ def _nudge(arg: dict[str, Any], dtype: str, rng: np.random.Generator) -> dict[st
     if not arg.get("float"):
         return arg
     array = arg["array"]
-    return {**arg, "array": array * (1.0 + eps(dtype) * rng.uniform(-1.0, 1.0, array.shape))}
+    # np.asarray throughout: arithmetic on a 0-d array returns a numpy scalar, which is no longer an array
+    return {**arg, "array": np.asarray(array * (1.0 + eps(dtype) * rng.uniform(-1.0, 1.0, array.shape)))}
 
 
 def _round(arg: dict[str, Any], dtype: str) -> dict[str, Any]:
     if not arg.get("float"):
         return arg
-    return {**arg, "array": arg["array"].astype(_np_dtype(dtype)).astype(np.float64)}
+    return {**arg, "array": np.asarray(arg["array"].astype(_np_dtype(dtype)).astype(np.float64))}
 
 
 def _np_dtype(name: str) -> Any:
@@ -121,27 +154,26 @@ def parameters(source: str, method: bool) -> list[Param]:
 
 def _param(arg: ast.arg, has_default: bool, keyword: bool) -> Param:
     note = ast.unparse(arg.annotation) if arg.annotation is not None else ""
-    tensor = _is_tensor(note)
-    if has_default and not tensor:
+    found = _annotations.read(arg.annotation, arg.arg)
+    if has_default and found is None:
         return Param(arg.arg, "default", keyword)
-    if note and not tensor and "Optional" not in note:
+    if note and found is None and "Optional" not in note:
         return Param(arg.arg, "scalar", keyword)
+    dtype, dims = (found.dtype, found.dims) if found is not None else (None, None)
     name = arg.arg.lower()
-    if name == "mask" or name.endswith("_mask"):
-        return Param(arg.arg, "mask", keyword)
-    return Param(arg.arg, "feature" if name in _PER_FEATURE else "tensor", keyword)
-
-
-def _is_tensor(note: str) -> bool:
-    return any(note == t or note.endswith(f"[{t}]") or note.startswith(f"{t} |") or note.endswith(f"| {t}")
-               for t in _TENSOR_TORCH + _TENSOR_JAX)
+    if dtype in ("int", "bool"):
+        return Param(arg.arg, "index" if dtype == "int" else "mask", keyword, dims)
+    if dtype is None and (name == "mask" or name.endswith("_mask")):
+        return Param(arg.arg, "mask", keyword, dims)
+    return Param(arg.arg, "feature" if name in _PER_FEATURE else "tensor", keyword, dims)
 
 
 def framework(annotations: str, module_text: str) -> str | None:
     """``"torch"`` or ``"jax"`` from the kernel's annotations, else from the module's imports."""
-    if any(t in annotations for t in ("torch", "Tensor")):
+    types = _STRINGS.sub("", annotations)  # jaxtyping dim names are no evidence either way
+    if any(t in types for t in ("torch", "Tensor")):
         return "torch"
-    if any(t in annotations for t in ("jax", "jnp", "Array")):
+    if any(t in types for t in ("jax", "jnp", "Array")):
         return "jax"
     imports = {alias.name.split(".")[0] for node in ast.walk(ast.parse(module_text))
                for alias in getattr(node, "names", ()) if isinstance(node, (ast.Import,))}
@@ -167,28 +199,81 @@ def cases(params: list[Param], seed: int, make_inputs: Callable[..., Any] | None
             f"parameter(s) {', '.join(scalars)} are annotated as non-tensor values without defaults; "
             "give them values with kernel(..., make_inputs=lambda rng: {...}) in the property file")
     found = []
-    for shape, offset, layout, magnitude in _DEFAULT_SHAPES:
+    for shape, offset, layout, magnitude in _DEFAULT_SHAPES + _drawn_shapes(seed):
         shape = shape[:-1] + (last_dim,) if last_dim else shape
         rng = np.random.default_rng([seed, offset, *shape])
-        values = {p.name: _default_value(p, shape, rng, magnitude) for p in params if p.kind != "default"}
+        values = _default_values(params, shape, rng, magnitude)
         found.append(_case(params, values, seed + offset, layout, magnitude, {}))
     return found
 
 
-def _default_value(param: Param, shape: tuple[int, ...], rng: np.random.Generator, magnitude: str) -> Any:
+def _drawn_shapes(seed: int) -> tuple[tuple[tuple[int, ...], int, str | None, str], ...]:
+    """Two shapes of rank 1-4 (the second 2-4, transposed) drawn from the seed, at most ``CAP`` elements."""
+    rng = np.random.default_rng([seed, 2718])
+    drawn = []
+    for offset, layout, lowest in ((5, None, 1), (6, "transposed", 2)):
+        shape: list[int] = []
+        for _ in range(int(rng.integers(lowest, 5))):
+            # A size-1 dim in the transposed shape could leave nothing to transpose.
+            fits = [s for s in _DRAWN_SIZES if math.prod(shape) * s <= CAP and (s > 1 or layout is None)]
+            shape += [int(rng.choice(fits))] if fits else []
+        drawn.append((tuple(int(s) for s in rng.permutation(shape)), offset, layout, "normal"))
+    return tuple(drawn)
+
+
+def _default_values(params: list[Param], shape: tuple[int, ...], rng: np.random.Generator,
+                    magnitude: str) -> dict[str, Any]:
+    used = [p for p in params if p.kind != "default"]
+    declared, named = _annotations.shapes({p.name: p.dims for p in used if p.dims is not None}, shape, rng)
+    values = {p.name: _default_value(p, declared.get(p.name), shape, rng, magnitude)
+              for p in used if p.kind != "index"}
+    bound = _index_bound(used, values, named, shape)
+    values.update({p.name: _indices(declared.get(p.name, shape), bound, rng) for p in used if p.kind == "index"})
+    return values
+
+
+def _default_value(param: Param, declared: tuple[int, ...] | None, shape: tuple[int, ...],
+                   rng: np.random.Generator, magnitude: str) -> np.ndarray:
+    own = declared if declared is not None else shape
     if param.kind == "mask":
-        mask = rng.random(shape) < 0.8
-        mask.reshape(-1)[0] = True
+        mask = np.asarray(rng.random(own) < 0.8)
+        if mask.size:
+            mask.reshape(-1)[0] = True
         return mask
     if param.kind == "feature":
-        return 1.0 + 0.1 * rng.standard_normal(shape[-1:])
-    return _floats(rng, shape, magnitude)
+        return np.asarray(1.0 + 0.1 * rng.standard_normal(own if declared is not None else shape[-1:]))
+    return np.asarray(_floats(rng, own, magnitude))
+
+
+def _index_bound(params: list[Param], values: dict[str, Any], named: dict[str, int], shape: tuple[int, ...]) -> int:
+    """``K`` of the module docstring: integers in ``[0, K)`` index every float tensor's own dims."""
+    in_indices = {d for p in params if p.kind == "index" and p.dims for d in p.dims}
+    own = [named[d] for p in params if p.kind in ("tensor", "feature") and p.dims for d in p.dims
+           if d in named and d not in in_indices and not str(d).startswith("_")]
+    lasts = [values[p.name].shape[-1] for p in params if p.kind in ("tensor", "feature") and values[p.name].ndim]
+    return max(1, min(own or lasts or [shape[-1] if shape else 1]))
+
+
+def _indices(shape: tuple[int, ...], bound: int, rng: np.random.Generator) -> np.ndarray:
+    ids = np.asarray(rng.integers(0, bound, shape, dtype=np.int64))
+    if ids.size > 1:
+        ids.reshape(-1)[rng.integers(ids.size)] = bound - 1  # the top index is where off-by-one rewrites break
+    return ids
 
 
 def _floats(rng: np.random.Generator, shape: tuple[int, ...], magnitude: str) -> np.ndarray:
     if magnitude == "large":
         return rng.uniform(*LARGE, shape) * rng.choice([-1.0, 1.0], shape)
+    if magnitude == "wide":
+        return _wide(rng, shape)
+    if magnitude == "small":
+        return SMALL * rng.standard_normal(shape)
     return rng.standard_normal(shape)
+
+
+def _wide(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    exponents = rng.uniform(math.log10(WIDE[0]), math.log10(WIDE[1]), shape)
+    return rng.choice([-1.0, 1.0], shape) * 10.0 ** exponents
 
 
 def _case(params: list[Param], values: dict[str, Any], seed: int, layout: str | None, magnitude: str,
@@ -242,6 +327,10 @@ def _user_cases(params: list[Param], seed: int, make_inputs: Callable[..., Any])
                 found.append(_case(params, values, case_seed, "transposed", "normal", init))
                 large = {k: _scaled(v, rng) for k, v in values.items()}
                 found.append(_case(params, large, case_seed + 50, None, "large", init))
+                wide = {k: _widened(v, rng) for k, v in values.items()}
+                found.append(_case(params, wide, case_seed + 60, None, "wide", init))
+                small = {k: _shrunk(v) for k, v in values.items()}
+                found.append(_case(params, small, case_seed + 70, None, "small", init))
     return found
 
 
@@ -264,5 +353,17 @@ def _user_value(value: Any, rng: np.random.Generator) -> Any:
 
 def _scaled(value: Any, rng: np.random.Generator) -> Any:
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return np.sign(value + (value == 0)) * rng.uniform(*LARGE, value.shape)
+        return np.asarray(np.sign(value + (value == 0)) * rng.uniform(*LARGE, value.shape))
+    return value
+
+
+def _shrunk(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return np.asarray(value * SMALL)
+    return value
+
+
+def _widened(value: Any, rng: np.random.Generator) -> Any:
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return np.asarray(np.sign(value + (value == 0)) * np.abs(_wide(rng, value.shape)))
     return value

@@ -13,15 +13,20 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from properties import Kernel, Kind, Obligation
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier
-from verifiers.numeric import _checks
-from verifiers.numeric._inputs import LARGE, Case, Unsupported, cases, eps, framework, parameters
+from verifiers.numeric import _checks, _steps
+from verifiers.numeric._inputs import LARGE, SMALL, WIDE, Case, Unsupported, cases, eps, framework, parameters
 from verifiers.numeric._tolerance import Stats
 
 __all__ = ["KernelComparator"]
 
 HARNESS = "verifiers.numeric._harness"
+_MAGNITUDES = {"large": f"large-magnitude |x| in [{LARGE[0]:g}, {LARGE[1]:g}]",
+               "wide": f"wide-magnitude |x| from {WIDE[0]:g} to {WIDE[1]:g}",
+               "small": f"small-magnitude x ~ {SMALL:g} x N(0, 1)"}
 _REFUTING_DEATHS = {"timeout", "cpu", "memory", "exit", "signal"}
 _HOW = ("state the kernel's inputs in the property file: kernel('{target}', make_inputs=lambda rng: "
         "{{'x': rng.standard_normal((4, 8)), ...}})")
@@ -52,6 +57,8 @@ class _Tally:
     shapes: set[tuple[tuple[int, ...], ...]] = field(default_factory=set)
     seeds: set[int] = field(default_factory=set)
     layouts: set[str] = field(default_factory=set)
+    trajectories: int = 0
+    stateful: bool = False
 
 
 class KernelComparator(Verifier):
@@ -98,6 +105,12 @@ def _plan(obligation: Obligation, context: Context) -> _Plan:
     if fw is None:
         raise Unsupported("neither torch nor jax is named by the kernel's annotations or its module's imports; "
                           "annotate tensor parameters as torch.Tensor or jax.Array")
+    passed = {p.name for p in params if p.kind != "default"}
+    unknown = [name for name, _ in spec.carry if name not in passed]
+    if unknown:
+        raise Unsupported(f"kernel(carry=...) names {', '.join(unknown)}, which the kernel does not take as a "
+                          f"tensor input (its inputs: {', '.join(sorted(passed)) or 'none'}); carry maps a state "
+                          "parameter to the output that feeds it next step")
     last = module.pop("last_dim", None) if module else None
     found = cases(params, context.seed, spec.make_inputs, last_dim=last)
     return _Plan(f"{module_name}:{qualname}", fw, found, module, spec)
@@ -120,7 +133,7 @@ def _module_kernel(text: str, cls_name: str, method: str, seed: int) -> dict[str
     kwargs: dict[str, Any] = {}
     if init is not None:
         for param in parameters(ast.unparse(init), method=True):
-            if param.kind in ("tensor", "feature", "mask"):
+            if param.kind in ("tensor", "feature", "mask", "index"):
                 kwargs[param.name] = 2 if "head" in param.name.lower() else 16
             elif param.kind == "scalar":
                 note = next(ast.unparse(a.annotation) for a in init.args.args if a.arg == param.name)
@@ -164,7 +177,7 @@ class _Run:
                 case = raw.at(dtype)
                 oracles[index] = (self._facts("old", case, "float64", "cpu").value,
                                   self._facts("old", case.perturbed(dtype), "float64", "cpu").value)
-        grad_scale = _checks.gradient_scale([oracle for oracle, _ in oracles.values()])
+        grad_scales = _gradient_scales(self.plan.cases, oracles)
         for index, raw in enumerate(self.plan.cases):
             case = raw.at(dtype)
             oracle, perturbed = oracles[index]
@@ -189,12 +202,13 @@ class _Run:
                              "result", "a different output", "the earlier output again")
             failures, stats = _checks.judge(oracle, old, new, dtype=dtype, eps=eps(dtype),
                                             factor=self.plan.spec.factor, ulps=self.plan.spec.ulps,
-                                            perturbed=perturbed, gradients=case.magnitude != "large",
-                                            grad_scale=grad_scale)
+                                            perturbed=perturbed,
+                                            grad_scale=grad_scales[case.magnitude] * _amplitude(case))
             if failures:
                 first = failures[0]
                 self._refute(case, dtype, device, f"[{first.check}] {first.message}", first.old, first.new)
             self._count(case, stats)
+            self._trajectory(raw, dtype, device, old)
             old_runs.append(old)
             new_runs.append(new)
             cases_run.append(case)
@@ -206,15 +220,67 @@ class _Run:
         self.tally.seeds.add(case.seed)
         self.tally.layouts.add(case.layout or "contiguous")
 
+    def _trajectory(self, raw: Case, dtype: str, device: str, old_facts: dict[str, Any]) -> None:
+        """Stateful kernels: ``spec.steps`` calls in a row, state carried, judged after each (see ``_steps``)."""
+        spec = self.plan.spec
+        persist = sorted(u["path"] for u in old_facts.get("updated") or ())
+        carry = _steps.carry_paths(spec.carry)
+        if spec.steps < 2 or not (persist or carry):
+            return
+        later = _steps.later_steps(raw, spec.steps)
+        case, rest = raw.at(dtype), [c.at(dtype) for c in later]
+        carried = {"persist": persist, "carry": carry}
+        oracle = self._steps("old", case, rest, "float64", "cpu", carried)
+        old = self._steps("old", case, rest, dtype, device, carried)
+        self.tally.stateful = True
+        if "error" in oracle or "error" in old:
+            bad = oracle if "error" in oracle else old
+            if bad["error"]["stage"] == "carry":
+                raise _Stop(Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: kernel(carry=...) does "
+                                     f"not fit the old kernel: {bad['error']['message']}; name outputs by tuple "
+                                     "index, dict key, or None for the whole output"))
+            self.tally.skipped.append(f"{case.label}: {spec.steps} steps: the old kernel raised "
+                                      f"{bad['error']['type']} at step {bad['error'].get('step', 0) + 1}: "
+                                      f"{bad['error']['message'][:120]}")
+            return
+        moved = self._steps("old", case.perturbed(dtype), [c.perturbed(dtype) for c in rest], "float64", "cpu",
+                            carried)
+        new = self._steps("new", case, rest, dtype, device, carried)
+        self._separate(old, new)
+        if "error" in new:
+            err = new["error"]
+            self._refute(case, dtype, device, f"[{_checks.STEPS}] the new kernel raised {err['type']} at step "
+                         f"{err.get('step', 0) + 1} of {spec.steps} ({err['stage']}): {err['message'][:200]} where "
+                         "the old kernel completed every step", "completed", f"raised {err['type']}")
+        failures, stats = _steps.judge(oracle, old, new, moved, dtype=dtype, eps=eps(dtype), factor=spec.factor,
+                                       ulps=spec.ulps)
+        if failures:
+            first = failures[0]
+            self._refute(case, dtype, device, f"[{first.check}] {first.message}", first.old, first.new)
+        self.tally.stats += stats
+        self.tally.trajectories += 1
+
     # -- calls ---------------------------------------------------------------------------------
 
-    def _facts(self, side: str, case: Case, dtype: str, device: str) -> Outcome:
+    def _steps(self, side: str, case: Case, rest: list[Case], dtype: str, device: str,
+               carried: dict[str, Any]) -> dict[str, Any]:
+        spec = {**self._spec(case, dtype, device), **carried,
+                "steps": [{"args": list(c.args), "kwargs": dict(c.kwargs)} for c in rest]}
+        facts = self._call(side, "steps", spec, case, dtype, device).value
+        if not isinstance(facts.get("pid"), str) or not (isinstance(facts.get("steps"), list) or "error" in facts):
+            self._broken(side, case, dtype, device, "returned malformed step facts")
+        return facts
+
+    def _spec(self, case: Case, dtype: str, device: str) -> dict[str, Any]:
         spec = {"framework": self.plan.framework, "target": self.plan.target, "dtype": dtype, "device": device,
                 "args": list(case.args), "kwargs": dict(case.kwargs), "grad": self.plan.spec.grad,
                 "weight_seed": case.seed + 7919 * self.context.seed}
         if self.plan.module is not None:
             spec["module"] = {**self.plan.module, "init": {**self.plan.module["init"], **dict(case.init)}}
-        outcome = self._call(side, "run", spec, case, dtype, device)
+        return spec
+
+    def _facts(self, side: str, case: Case, dtype: str, device: str) -> Outcome:
+        outcome = self._call(side, "run", self._spec(case, dtype, device), case, dtype, device)
         if not _well_formed(outcome.value):
             self._broken(side, case, dtype, device, "returned malformed facts")
         return outcome
@@ -267,7 +333,7 @@ class _Run:
     def _call_text(self, case: Case | None, dtype: str, device: str) -> str:
         if case is None:
             return f"{self.obligation.target} (import)"
-        extra = f", large-magnitude |x| in [{LARGE[0]:g}, {LARGE[1]:g}]" if case.magnitude == "large" else ""
+        extra = f", {_MAGNITUDES[case.magnitude]}" if case.magnitude in _MAGNITUDES else ""
         return f"{self.obligation.target}({case.label}) dtype={dtype} device={device} case seed={case.seed}{extra}"
 
     def _cex(self, case: Case | None, dtype: str, device: str, old: str, new: str) -> Counterexample:
@@ -287,6 +353,10 @@ class _Run:
             first = tally.skipped[0] if tally.skipped else "no cases"
             return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: no generated input is in the old "
                             f"kernel's domain (first: {first}); " + _how(self.obligation.target))
+        if tally.stateful and not tally.trajectories:
+            return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the kernel carries state, but no "
+                            f"run of {self.plan.spec.steps} steps completed in the old kernel (first: "
+                            f"{tally.skipped[-1]}); " + _how(self.obligation.target))
         worst = max(tally.stats, key=lambda s: s.ratio, default=None)
         per = _worst_per_quantity(tally.stats)
         spec = self.plan.spec
@@ -294,7 +364,7 @@ class _Run:
             f"{self.obligation.target}: no numeric difference beyond the calibrated bound in {tally.evaluated} "
             f"comparisons ({len(tally.shapes)} shapes, {len(tally.seeds)} seeds, dtypes {', '.join(spec.dtypes)}, "
             f"devices {', '.join(devices)}, layouts {', '.join(sorted(tally.layouts))}; "
-            f"{'forward and backward (gradients not bounded on the saturating large-magnitude cases)' if spec.grad else 'forward only'}; bound = {spec.factor:g} x (old error + "
+            f"{'forward and backward' if spec.grad else 'forward only'}; bound = {spec.factor:g} x (old error + "
             f"1-ulp input sensitivity) + {spec.ulps:g} ulps x eps x max|oracle|; seed {self.context.seed})",
             f"worst ratio to bound: {worst.ratio:.3g} ({worst.what}, {worst.dtype})" if worst else
             "no floating outputs were compared (exact comparison only)",
@@ -303,10 +373,43 @@ class _Run:
             f"{_ids(self.pids['new'])}: separate processes)",
             f"versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}",
         ]
+        if tally.trajectories:
+            lines.append(f"state carried over {spec.steps} steps in {tally.trajectories} comparisons: outputs and "
+                         "state within the bound after every step")
         if tally.skipped:
             lines.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped "
                          f"(first: {tally.skipped[0]})")
         return Evidence(Level.PASSED, self.name, "\n".join(lines))
+
+
+def _gradient_scales(found: list[Case], oracles: dict[int, tuple[dict[str, Any], Any]]) -> dict[str, float]:
+    """The gradient floor's scale per magnitude class: the class's largest oracle gradient, at least the normal one's.
+
+    Per class, because a small-magnitude case of a norm has gradients ~1/sqrt(eps) that
+    would otherwise loosen every other case's floor (see ``_checks.gradient_scale``).
+    """
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for index, case in enumerate(found):
+        by_class.setdefault(case.magnitude, []).append(oracles[index][0])
+    normal = _checks.gradient_scale(by_class.get("normal", []))
+    return {magnitude: max(normal, _checks.gradient_scale(group)) for magnitude, group in by_class.items()}
+
+
+def _amplitude(case: Case) -> float:
+    """How much larger than unit scale the inputs of an off-normal (large or wide) case are.
+
+    At |x| ~ 100 the intermediates a gradient cancels (attention logits, squares in a
+    norm) are that much larger, and so is their absolute rounding: a saturated softmax's
+    true d/dq is 0, while a fused backward that recomputes it from a logsumexp leaves
+    eps x |logits| x |k| of noise.  The gradient floor grows with the inputs so that
+    this noise is not taken for an error; a gradient that is wrong, not just rounded,
+    is off by its own size and still fails.
+    """
+    if case.magnitude in ("normal", "small"):
+        return 1.0
+    values = [np.max(np.abs(a["array"]), initial=0.0) for a in [*case.args, *(v for _, v in case.kwargs)]
+              if a.get("float") and isinstance(a.get("array"), np.ndarray)]
+    return max(1.0, *values) if values else 1.0
 
 
 def _worst_per_quantity(stats: list[Stats]) -> list[str]:
