@@ -3,15 +3,16 @@
 Each pair is one tensor function of a small repository, before and after; safe
 rewrites must be accepted and unsafe ones rejected.  Every check goes through the
 whole gate (``Gate.check``), so its wall time includes starting the two isolated
-workers and importing torch or jax in each ("cold"); the numeric verifier's own
-time ("verify") is what a warm pair of workers would cost.  Prints, per pair, the
-verdict, both times and the deciding check; then medians, the cold/verify ratio, and
-any wrongly judged pair (there must be none).  Run with ``make bench``.
+workers and importing torch or jax in each; that import is also timed on its own
+(a bare ``python -c "import torch"``) to show what a warm pair of workers saves.
+Prints, per pair, the verdict, the wall time and the deciding check; then the
+median, and any wrongly judged pair (there must be none).  Run with ``make bench``.
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,7 +99,15 @@ def run(name: str, old: str, new: str, scratch: Path) -> tuple[str, bool, float,
     outcome = next(o for o in verdict.outcomes if o.obligation.target == "k.f")
     first = outcome.evidence.detail.splitlines()[0]
     check = first[first.find("["):first.find("]") + 1] if "[" in first else outcome.evidence.level.value
+    if outcome.evidence.level.value not in ("PASSED", "REFUTED"):
+        check = f"{outcome.evidence.level.value}: {first[:300]}"
     return name, verdict.accepted, wall, outcome.evidence.seconds, check
+
+
+def _import_seconds(module: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -107,13 +116,15 @@ def main() -> None:
         for group, pairs in (("safe", SAFE), ("unsafe", UNSAFE)):
             for name, (old, new) in pairs.items():
                 rows.append((group, *run(name, old, new, Path(scratch))))
-    print(f"{'pair':<30}{'verdict':<10}{'cold s':>8}{'verify s':>10}  deciding check")
-    for group, name, accepted, wall, seconds, check in rows:
-        print(f"{group + ':' + name:<30}{'accepted' if accepted else 'rejected':<10}{wall:>8.2f}{seconds:>10.2f}  {check}")
-    cold = statistics.median(r[3] for r in rows)
-    warm = statistics.median(r[4] for r in rows)
-    print(f"\nmedian wall time per kernel check: {cold:.2f} s cold (workers started, torch/jax imported), "
-          f"{warm:.2f} s verifying; ratio {cold / warm:.1f}")
+    width = max(len(group + name) for group, name, *_ in rows) + 3
+    print(f"{'pair':<{width}}{'verdict':<10}{'wall s':>8}  deciding check")
+    for group, name, accepted, wall, _, check in rows:
+        print(f"{group + ':' + name:<{width}}{'accepted' if accepted else 'rejected':<10}{wall:>8.2f}  {check}")
+    torch_import = statistics.median(_import_seconds("torch") for _ in range(3))
+    jax_import = statistics.median(_import_seconds("jax") for _ in range(3))
+    print(f"\nmedian wall time per kernel check: {statistics.median(r[3] for r in rows):.2f} s "
+          f"(torch pairs {statistics.median(r[3] for r in rows if not r[1].startswith('jax')):.2f} s); "
+          f"a bare import costs torch {torch_import:.2f} s, jax {jax_import:.2f} s, in each of the two workers")
     wrong = [r[1] for r in rows if (r[0] == "unsafe") == r[2]]
     print("accepted unsafe / rejected safe kernels: " + (", ".join(wrong) if wrong else "none"))
 

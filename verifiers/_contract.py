@@ -159,7 +159,8 @@ class Executor(Protocol):
     process itself.  ``side`` is ``"old"`` or ``"new"``; ``target`` is
     ``"module:Qual.name"``; arguments are plain data or ``Construct`` descriptions
     (see ``verifiers._values``) that the worker builds; ``receiver``, when given, is
-    constructed first and ``target``'s last component is looked up on it.
+    constructed first and ``target``'s last component is looked up on it.  ``call`` may be
+    used from several threads: calls on one side run one at a time, the two sides in parallel.
     """
 
     @property

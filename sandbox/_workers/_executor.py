@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,14 @@ class IsolatedExecutor:
         self._deaths: list[str] = []
         self._root: Path | None = None
         self._finalizer: weakref.finalize | None = None
+        # One caller per side at a time (a side's pipe carries one request and its answer);
+        # the two sides run in parallel.  The gate calls from several threads when jobs > 1.
+        self._side_locks = {side: threading.Lock() for side in SIDES}
+        self._setup_lock = threading.Lock()
+        # Workers are started from one long-lived thread of ours: bubblewrap's --die-with-parent
+        # (PR_SET_PDEATHSIG) fires when the *thread* that started it exits, and callers may call
+        # from short-lived threads (the gate's pool, a verifier's own).
+        self._spawner: ThreadPoolExecutor | None = None
 
     # -- public surface -------------------------------------------------------------------
 
@@ -116,16 +126,20 @@ class IsolatedExecutor:
         request = {"op": "call", "target": target, "args": encode(tuple(args)).decode(),
                    "kwargs": encode(dict(kwargs)).decode(),
                    "receiver": None if receiver is None else encode(receiver).decode()}
-        started = time.monotonic()
-        try:
-            worker = self._worker(side)
-            return self._exchange(side, worker, request, started)
-        except _Died as death:
-            return self._died(side, death, time.monotonic() - started)
+        with self._side_locks[side]:
+            started = time.monotonic()
+            try:
+                worker = self._worker(side)
+                return self._exchange(side, worker, request, started)
+            except _Died as death:
+                return self._died(side, death, time.monotonic() - started)
 
     def close(self) -> None:
         """Kill every worker and delete the temporary trees."""
         _kill_all(self._workers)
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=False)
+            self._spawner = None
         if self._finalizer is not None:
             self._finalizer()
         self._root = None
@@ -229,7 +243,11 @@ class IsolatedExecutor:
             raise _Died(last.reason, f"the {side} worker died {MAX_STARTS} times; not restarting "
                         f"(last death: {last.detail})")
         self._starts[side] += 1
-        worker = self._start(side)
+        with self._setup_lock:
+            if self._spawner is None:
+                self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="selfmod-spawner")
+            spawner = self._spawner
+        worker = spawner.submit(self._start, side).result()
         self._workers[side] = worker
         return worker
 
@@ -294,10 +312,11 @@ class IsolatedExecutor:
 
     def _prepare(self, side: str) -> Path:
         """The side's private directory (``tree``, ``home``, ``tmp``), made once and reused."""
-        if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="selfmod-workers-"))
-            self._finalizer = weakref.finalize(self, _cleanup, self._workers, str(self._root))
-            _install_runtime(self._root / "runtime")
+        with self._setup_lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="selfmod-workers-"))
+                self._finalizer = weakref.finalize(self, _cleanup, self._workers, str(self._root))
+                _install_runtime(self._root / "runtime")
         work = self._root / side
         if work.exists():
             return work

@@ -221,6 +221,21 @@ def test_parallel_jobs_give_the_same_verdict(repo, checked):
     assert levels(checked(patch, jobs=4)) == levels(checked(patch))
 
 
+def test_parallel_jobs_running_code_give_the_same_verdict(repo, checked):
+    # Several obligations tested in the workers at once (list code goes to hypothesis, not z3),
+    # through one executor shared by the gate's threads.
+    text = (repo / "train.py").read_text()
+    (repo / "train.py").write_text(text + "".join(
+        f"\n\ndef total{i}(xs: list[int]) -> int:\n    return sum(xs) + {i}\n" for i in range(6)))
+    patch = Patch.from_files({"train.py": text + "".join(
+        f"\n\ndef total{i}(xs: list[int]) -> int:\n    return {i} + sum(sorted(xs)){' + (len(xs) > 3)' if i == 3 else ''}\n"
+        for i in range(6))})
+    serial, parallel = checked(patch), checked(patch, jobs=4)
+    assert levels(parallel) == levels(serial)
+    assert levels(serial)["train.total3"] == "REFUTED" and levels(serial)["train.total0"] == "PASSED"
+    assert not parallel.worker_deaths
+
+
 def test_apply_writes_exactly_the_verified_bytes_and_records_it(repo):
     gate = Gate.from_repo(repo)
     patch = edit(repo, "LR = 3e-4", "LR = 6e-4")

@@ -263,3 +263,31 @@ def test_our_own_packages_are_reachable_inside_the_sandbox():
     here = os.path.realpath(verifiers.__path__[0])
     dirs = _isolation._interpreter_dirs()
     assert here in dirs or any(here.startswith(d + os.sep) for d in dirs if d.startswith(sys.prefix))
+
+
+def test_concurrent_calls_each_get_their_own_answer(executor):
+    # The gate runs obligations on threads (``jobs > 1``) against one executor: requests and
+    # answers on a side's pipe must never interleave or reach another caller.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def call(n: int) -> tuple[int, int, object, object]:
+        side = ("old", "new")[n % 2]
+        return n, n % 2, executor.call(side, "pkg.calc:inc", (n,), {}).value, side
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(call, range(200)))
+    assert all(value == n + 1 + parity for n, parity, value, _ in answers), answers[:5]
+    assert executor.deaths == ()
+
+
+def test_a_worker_started_from_a_short_lived_thread_outlives_it(executor):
+    # bubblewrap's --die-with-parent follows the thread that started it, not the process.
+    import threading
+    import time
+
+    first = threading.Thread(target=executor.call, args=("old", "pkg.calc:inc", (1,), {}))
+    first.start()
+    first.join()
+    time.sleep(0.3)
+    assert executor.call("old", "pkg.calc:inc", (1,), {}).value == 2
+    assert executor.deaths == ()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,8 +165,10 @@ class _Run:
 
     def _prepare(self) -> tuple[list[str], dict[str, str]]:
         request = {"framework": self.plan.framework, "target": self.plan.target}
-        old = self._call("old", "prepare", request)
-        new = self._call("new", "prepare", request)
+        # Both workers import torch or jax (seconds each) at once.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = [pool.submit(self._call, side, "prepare", request) for side in ("old", "new")]
+            old, new = (future.result() for future in pending)
         self._separate(old.value, new.value)
         devices = [d for d in old.value.get("devices", ["cpu"]) if d in new.value.get("devices", [])] or ["cpu"]
         return devices, dict(old.value.get("versions", {}))
