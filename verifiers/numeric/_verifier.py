@@ -8,18 +8,17 @@ named anti-cheat checks of ``_checks``.
 
 from __future__ import annotations
 
-import ast
-import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from properties import Kernel, Kind, Obligation
+from properties import Kind, Obligation
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier
 from verifiers.numeric import _checks, _steps
-from verifiers.numeric._inputs import LARGE, SMALL, WIDE, Case, Unsupported, cases, eps, framework, parameters
+from verifiers.numeric._inputs import LARGE, SMALL, WIDE, Case, Unsupported, eps
+from verifiers.numeric._plan import Plan, plan
 from verifiers.numeric._tolerance import Stats
 
 __all__ = ["KernelComparator"]
@@ -39,15 +38,6 @@ class _Stop(Exception):
     def __init__(self, evidence: Evidence) -> None:
         super().__init__(evidence.detail)
         self.evidence = evidence
-
-
-@dataclass
-class _Plan:
-    target: str
-    framework: str
-    cases: list[Case]
-    module: dict[str, Any] | None
-    spec: Kernel
 
 
 @dataclass
@@ -76,8 +66,8 @@ class KernelComparator(Verifier):
         if not obligation.old_source or not obligation.new_source:
             return self._unknown(f"{obligation.target}: both an old and a new definition are needed to compare")
         try:
-            plan = _plan(obligation, context)
-            return _Run(self.name, obligation, context, plan).evidence()
+            found = plan(obligation, context)
+            return _Run(self.name, obligation, context, found).evidence()
         except Unsupported as error:
             return self._unknown(f"{obligation.target}: {error}")
         except _Stop as stop:
@@ -87,69 +77,10 @@ class KernelComparator(Verifier):
         return Evidence(Level.UNKNOWN, self.name, detail)
 
 
-def _plan(obligation: Obligation, context: Context) -> _Plan:
-    spec = obligation.spec if isinstance(obligation.spec, Kernel) else Kernel(obligation.target)
-    module_name = obligation.module or obligation.target.rpartition(".")[0]
-    qualname = obligation.target[len(module_name) + 1:] if obligation.target.startswith(module_name + ".") else ""
-    if not module_name or not qualname:
-        raise Unsupported(f"cannot tell the module of {obligation.target!r}")
-    text = context.after.get(obligation.path) or context.before.get(obligation.path) or ""
-    parts = qualname.split(".")
-    module = None
-    if len(parts) > 2:
-        raise Unsupported("nested definitions are not supported; state a top-level kernel")
-    if len(parts) == 2:
-        module = _module_kernel(text, parts[0], parts[1], context.seed)
-    params = parameters(obligation.new_source, method=module is not None)
-    annotations = " ".join(_annotations(obligation.new_source))
-    fw = "torch" if module is not None else framework(annotations, text)
-    if fw is None:
-        raise Unsupported("neither torch nor jax is named by the kernel's annotations or its module's imports; "
-                          "annotate tensor parameters as torch.Tensor or jax.Array")
-    passed = {p.name for p in params if p.kind != "default"}
-    unknown = [name for name, _ in spec.carry if name not in passed]
-    if unknown:
-        raise Unsupported(f"kernel(carry=...) names {', '.join(unknown)}, which the kernel does not take as a "
-                          f"tensor input (its inputs: {', '.join(sorted(passed)) or 'none'}); carry maps a state "
-                          "parameter to the output that feeds it next step")
-    last = module.pop("last_dim", None) if module else None
-    found = cases(params, context.seed, spec.make_inputs, last_dim=last)
-    return _Plan(f"{module_name}:{qualname}", fw, found, module, spec)
-
-
-def _annotations(source: str) -> list[str]:
-    tree = ast.parse(textwrap.dedent(source))
-    node = next(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
-    args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-    return [ast.unparse(a.annotation) for a in args if a.annotation is not None]
-
-
-def _module_kernel(text: str, cls_name: str, method: str, seed: int) -> dict[str, Any]:
-    """How the harness builds an ``nn.Module`` subclass: constructor arguments and a parameter seed."""
-    cls = next((n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
-    if cls is None or not any("Module" in ast.unparse(b) for b in cls.bases):
-        raise Unsupported(f"{cls_name}.{method} is a method of a class that is not a torch.nn.Module subclass; "
-                          "only functions and nn.Module methods are compared numerically")
-    init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
-    kwargs: dict[str, Any] = {}
-    if init is not None:
-        for param in parameters(ast.unparse(init), method=True):
-            if param.kind in ("tensor", "feature", "mask", "index"):
-                kwargs[param.name] = 2 if "head" in param.name.lower() else 16
-            elif param.kind == "scalar":
-                note = next(ast.unparse(a.annotation) for a in init.args.args if a.arg == param.name)
-                if note != "int":
-                    raise Unsupported(f"{cls_name}.__init__ needs {param.name}: {note}; give it with "
-                                      "make_inputs returning {'__init__': {...}, ...}")
-                kwargs[param.name] = 2 if "head" in param.name.lower() else 16
-    return {"cls": cls_name, "method": method, "init": kwargs, "param_seed": seed,
-            "last_dim": 16 if kwargs else None}
-
-
 class _Run:
     """One kernel check: every case, dtype and device, old and new and oracle."""
 
-    def __init__(self, name: str, obligation: Obligation, context: Context, plan: _Plan) -> None:
+    def __init__(self, name: str, obligation: Obligation, context: Context, plan: Plan) -> None:
         self.name, self.obligation, self.context, self.plan = name, obligation, context, plan
         self.executor = context.executor
         self.tally = _Tally()

@@ -1,0 +1,90 @@
+"""The plan of a kernel check: the harness target, the framework, the cases, how to build a module.
+
+Everything is read from source with ``ast`` (the kernel is never imported in the
+trusted process); what cannot be worked out is ``Unsupported``, with the property
+to state instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+from properties import Kernel, Obligation
+from verifiers._contract import Context
+from verifiers.numeric._inputs import Case, Unsupported, cases, framework, parameters
+
+__all__ = ["Plan", "plan"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``target`` is ``module:qualname`` for the harness; ``module`` says how to build an ``nn.Module``."""
+
+    target: str
+    framework: str
+    cases: list[Case]
+    module: dict[str, Any] | None
+    spec: Kernel
+
+
+def plan(obligation: Obligation, context: Context) -> Plan:
+    """What to run for a kernel obligation; raises ``Unsupported`` with the fix when it cannot be run."""
+    spec = obligation.spec if isinstance(obligation.spec, Kernel) else Kernel(obligation.target)
+    module_name = obligation.module or obligation.target.rpartition(".")[0]
+    qualname = obligation.target[len(module_name) + 1:] if obligation.target.startswith(module_name + ".") else ""
+    if not module_name or not qualname:
+        raise Unsupported(f"cannot tell the module of {obligation.target!r}")
+    text = context.after.get(obligation.path) or context.before.get(obligation.path) or ""
+    parts = qualname.split(".")
+    module = None
+    if len(parts) > 2:
+        raise Unsupported("nested definitions are not supported; state a top-level kernel")
+    if len(parts) == 2:
+        module = _module_kernel(text, parts[0], parts[1], context.seed)
+    params = parameters(obligation.new_source, method=module is not None)
+    annotations = " ".join(_annotations(obligation.new_source))
+    fw = "torch" if module is not None else framework(annotations, text)
+    if fw is None:
+        raise Unsupported("neither torch nor jax is named by the kernel's annotations or its module's imports; "
+                          "annotate tensor parameters as torch.Tensor or jax.Array")
+    passed = {p.name for p in params if p.kind != "default"}
+    unknown = [name for name, _ in spec.carry if name not in passed]
+    if unknown:
+        raise Unsupported(f"kernel(carry=...) names {', '.join(unknown)}, which the kernel does not take as a "
+                          f"tensor input (its inputs: {', '.join(sorted(passed)) or 'none'}); carry maps a state "
+                          "parameter to the output that feeds it next step")
+    last = module.pop("last_dim", None) if module else None
+    found = cases(params, context.seed, spec.make_inputs, last_dim=last)
+    return Plan(f"{module_name}:{qualname}", fw, found, module, spec)
+
+
+def _annotations(source: str) -> list[str]:
+    tree = ast.parse(textwrap.dedent(source))
+    node = next(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+    return [ast.unparse(a.annotation) for a in args if a.annotation is not None]
+
+
+def _module_kernel(text: str, cls_name: str, method: str, seed: int) -> dict[str, Any]:
+    """How the harness builds an ``nn.Module`` subclass: constructor arguments and a parameter seed."""
+    cls = next((n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
+    if cls is None or not any("Module" in ast.unparse(b) for b in cls.bases):
+        raise Unsupported(f"{cls_name}.{method} is a method of a class that is not a torch.nn.Module subclass; "
+                          "only functions and nn.Module methods are compared numerically")
+    init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    kwargs: dict[str, Any] = {}
+    if init is not None:
+        for param in parameters(ast.unparse(init), method=True):
+            if param.kind in ("tensor", "feature", "mask", "index"):
+                kwargs[param.name] = 2 if "head" in param.name.lower() else 16
+            elif param.kind == "scalar":
+                note = next(ast.unparse(a.annotation) for a in init.args.args if a.arg == param.name)
+                if note != "int":
+                    raise Unsupported(f"{cls_name}.__init__ needs {param.name}: {note}; give it with "
+                                      "make_inputs returning {'__init__': {...}, ...}")
+                kwargs[param.name] = 2 if "head" in param.name.lower() else 16
+    return {"cls": cls_name, "method": method, "init": kwargs, "param_seed": seed,
+            "last_dim": 16 if kwargs else None}
