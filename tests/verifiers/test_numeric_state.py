@@ -166,3 +166,10 @@ def test_a_carry_naming_no_parameter_is_unknown_with_the_parameters(adam_executo
 def test_in_place_state_is_carried_over_several_steps(executor):
     evidence = check(executor, "sgd_rewritten")
     assert "state carried over 5 steps" in evidence.detail
+
+
+def test_without_carry_a_functional_optimizer_gets_one_call_and_a_hint(adam_executor):
+    evidence = check_adam(adam_executor, "adam_rewritten")
+    assert evidence.level is Level.PASSED, evidence.detail
+    assert "state carried" not in evidence.detail
+    assert "compared for one call only" in evidence.detail and "carry=" in evidence.detail

@@ -85,6 +85,7 @@ class _Run:
         self.executor = context.executor
         self.tally = _Tally()
         self.pids: dict[str, set[str]] = {"old": set(), "new": set()}
+        self.last: tuple[Case, dict[str, Any]] | None = None
 
     def evidence(self) -> Evidence:
         devices, versions = self._prepare()
@@ -144,6 +145,7 @@ class _Run:
             self._count(case, stats)
             self._trajectory(raw, dtype, device, old)
             old_runs.append(old)
+            self.last = (case, old)
             new_runs.append(new)
             cases_run.append(case)
 
@@ -310,10 +312,29 @@ class _Run:
         if tally.trajectories:
             lines.append(f"state carried over {spec.steps} steps in {tally.trajectories} comparisons: outputs and "
                          "state within the bound after every step")
+        elif spec.steps > 1 and self.last is not None:
+            lines += _carry_hint(self.obligation.target, *self.last)
         if tally.skipped:
             lines.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped "
                          f"(first: {tally.skipped[0]})")
         return Evidence(Level.PASSED, self.name, "\n".join(lines))
+
+
+def _carry_hint(target: str, case: Case, facts: dict[str, Any]) -> list[str]:
+    """A note when a kernel returns several tensors shaped like its inputs: perhaps state it should carry.
+
+    Only the user can say which output is the next step's state (shapes are ambiguous
+    when parameter, gradient and moments share one), so this is a hint, not a check.
+    """
+    shapes = {a["name"]: tuple(a["array"].shape) for a in [*case.args, *(v for _, v in case.kwargs)]
+              if a.get("float") and isinstance(a.get("array"), np.ndarray)}
+    tensors = [o for o in facts.get("outputs", []) if o.get("tensor") and o.get("path", "").startswith("out[")]
+    alike = [o["path"] for o in tensors if tuple(o.get("shape") or ()) in shapes.values()]
+    if len(tensors) < 2 or len(alike) < 2:
+        return []
+    return [f"compared for one call only: outputs {', '.join(alike)} have the shapes of the inputs "
+            f"{', '.join(sorted(shapes))}; if they are the next step's state (an optimizer step), state "
+            f"kernel('{target}', carry={{'<parameter>': <output index>, ...}}) to compare several steps"]
 
 
 def _gradient_scales(found: list[Case], oracles: dict[int, tuple[dict[str, Any], Any]]) -> dict[str, float]:
