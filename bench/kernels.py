@@ -81,6 +81,9 @@ UNSAFE = {
     "matmul-precision-medium": (ATTENTION, "def f(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:\n"
                                            "    torch.set_float32_matmul_precision('medium')\n"
                                            "    return F.scaled_dot_product_attention(q, k, v)\n"),
+    "gelu-preallocated-buffer": (GELU, "_OUT = {}\n\n\ndef f(x: torch.Tensor) -> torch.Tensor:\n"
+                                       "    out = _OUT.setdefault((x.shape, x.dtype), torch.empty_like(x))\n"
+                                       "    return out.copy_(F.gelu(x))\n"),
     "gelu-autograd-only": (GELU, "def f(x: torch.Tensor) -> torch.Tensor:\n"
                                  "    return F.gelu(x) + (1e-2 if x.requires_grad else 0.0)\n"),
 }

@@ -16,7 +16,7 @@ import numpy as np
 
 from verifiers.numeric._tolerance import Stats, compare
 
-__all__ = ["CHECKS", "Failure", "cached", "compare_outputs", "gradient_scale", "judge"]
+__all__ = ["CHECKS", "Failure", "cached", "compare_outputs", "gradient_scale", "judge", "layout_notes"]
 
 STRUCTURE = "output dtype and shape"
 DEVICE = "device of outputs"
@@ -31,8 +31,9 @@ ERROR = "calibrated error bound"
 AUTOGRAD = "same forward with autograd on"
 STEPS = "state after several steps"
 SETTINGS = "process-wide settings (precision, RNG, modes)"
+REUSE = "output memory reused across calls"
 CHECKS = (ERROR, STRUCTURE, DEVICE, MUTATION, ALIASING, DETERMINISM, NONFINITE, CACHED, SEPARATE, LARGE, AUTOGRAD,
-          STEPS, SETTINGS)
+          STEPS, SETTINGS, REUSE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,8 @@ def judge(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], *, d
     ``gradient_scale``): the floor of the gradient bound is relative to it.
     """
     failures = _structure(old["outputs"], new["outputs"]) + _devices(old["outputs"], new["outputs"])
-    failures += _mutation(old, new) + _aliasing(old, new) + _determinism(new) + _settings(old, new)
+    failures += _mutation(old, new) + _aliasing(old, new) + _reuse(old, new) + _determinism(new)
+    failures += _settings(old, new)
     if failures:
         return failures, []
     stats: list[Stats] = []
@@ -177,6 +179,29 @@ def _aliasing(old: dict[str, Any], new: dict[str, Any]) -> list[Failure]:
         return [Failure(ALIASING, f"output {path} shares memory with input {name} (the old kernel's did not)",
                         "fresh output memory", f"{path} aliases {name}")]
     return []
+
+
+def _reuse(old: dict[str, Any], new: dict[str, Any]) -> list[Failure]:
+    pairs = lambda facts: {tuple(p) for p in facts.get("reused") or () if isinstance(p, list)}  # noqa: E731
+    extra = sorted(pairs(new) - pairs(old))
+    if extra:
+        second, first = extra[0]
+        return [Failure(REUSE, f"a second call returned {second} in the memory of the first call's {first}: each "
+                        "call hands out, or overwrites, a result its caller still holds (a preallocated output "
+                        "buffer or a cached result)",
+                        "fresh output memory per call", f"{second} of call 2 is {first} of call 1")]
+    return []
+
+
+def layout_notes(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[str]:
+    """Outputs that are no longer contiguous: a note, not a failure.
+
+    Code calling ``.view()`` on such an output would now raise (loudly, not silently),
+    and fused kernels legitimately return strided outputs (SDPA's flash backend on CUDA).
+    """
+    return [f"output {b['path']} is not contiguous where the old kernel's was: code calling .view() on it would "
+            "raise (use .reshape() or .contiguous())" for a, b in zip(old, new)
+            if a.get("tensor") and a.get("contiguous") and b.get("contiguous") is False]
 
 
 def _determinism(new: dict[str, Any]) -> list[Failure]:

@@ -64,7 +64,11 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         stage = "repeat"
         again, _, _ = _prepare_call(fw, spec)
         _reseed(spec)
-        facts["repeat"] = [_digest(fw.describe(p, leaf).get("value")) for p, leaf in _leaves(again(), "out")]
+        second = _leaves(again(), "out")
+        facts["repeat"] = [_digest(fw.describe(p, leaf).get("value")) for p, leaf in second]
+        # Memory the second call's outputs share with the first's (both still alive): a kernel
+        # writing every result into one preallocated buffer overwrites what its caller holds.
+        facts["reused"] = fw.aliases(second, leaves)
     except BaseException as error:  # noqa: BLE001 - the kernel's failure is data for the gate
         facts["error"] = {"stage": stage, "type": _type_name(error), "message": _text(error)}
         return facts

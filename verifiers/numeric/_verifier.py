@@ -49,6 +49,7 @@ class _Tally:
     seeds: set[int] = field(default_factory=set)
     layouts: set[str] = field(default_factory=set)
     trajectories: int = 0
+    notes: set[str] = field(default_factory=set)
     stateful: bool = False
 
 
@@ -143,6 +144,7 @@ class _Run:
                 first = failures[0]
                 self._refute(case, dtype, device, f"[{first.check}] {first.message}", first.old, first.new)
             self._count(case, stats)
+            self.tally.notes.update(_checks.layout_notes(old["outputs"], new["outputs"]))
             self._trajectory(raw, dtype, device, old)
             old_runs.append(old)
             self.last = (case, old)
@@ -314,6 +316,7 @@ class _Run:
                          "state within the bound after every step")
         elif spec.steps > 1 and self.last is not None:
             lines += _carry_hint(self.obligation.target, *self.last)
+        lines += [f"note: {note}" for note in sorted(tally.notes)]
         if tally.skipped:
             lines.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped "
                          f"(first: {tally.skipped[0]})")
