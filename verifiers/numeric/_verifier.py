@@ -147,9 +147,9 @@ class _Run:
             self.tally.notes.update(_checks.layout_notes(old["outputs"], new["outputs"]))
             self._trajectory(raw, dtype, device, old)
             old_runs.append(old)
-            self.last = (case, old)
             new_runs.append(new)
             cases_run.append(case)
+            self.last = (case, old)
 
     def _count(self, case: Case, stats: list[Stats]) -> None:
         self.tally.evaluated += 1
@@ -168,8 +168,8 @@ class _Run:
         later = _steps.later_steps(raw, spec.steps)
         case, rest = raw.at(dtype), [c.at(dtype) for c in later]
         carried = {"persist": persist, "carry": carry}
-        oracle = self._steps("old", case, rest, "float64", "cpu", carried)
-        old = self._steps("old", case, rest, dtype, device, carried)
+        oracle = self._run_steps("old", case, rest, "float64", "cpu", carried)
+        old = self._run_steps("old", case, rest, dtype, device, carried)
         self.tally.stateful = True
         if "error" in oracle or "error" in old:
             bad = oracle if "error" in oracle else old
@@ -181,9 +181,9 @@ class _Run:
                                       f"{bad['error']['type']} at step {bad['error'].get('step', 0) + 1}: "
                                       f"{bad['error']['message'][:120]}")
             return
-        moved = self._steps("old", case.perturbed(dtype), [c.perturbed(dtype) for c in rest], "float64", "cpu",
+        moved = self._run_steps("old", case.perturbed(dtype), [c.perturbed(dtype) for c in rest], "float64", "cpu",
                             carried)
-        new = self._steps("new", case, rest, dtype, device, carried)
+        new = self._run_steps("new", case, rest, dtype, device, carried)
         self._separate(old, new)
         if "error" in new:
             err = new["error"]
@@ -200,7 +200,7 @@ class _Run:
 
     # -- calls ---------------------------------------------------------------------------------
 
-    def _steps(self, side: str, case: Case, rest: list[Case], dtype: str, device: str,
+    def _run_steps(self, side: str, case: Case, rest: list[Case], dtype: str, device: str,
                carried: dict[str, Any]) -> dict[str, Any]:
         spec = {**self._spec(case, dtype, device), **carried,
                 "steps": [{"args": list(c.args), "kwargs": dict(c.kwargs)} for c in rest]}
