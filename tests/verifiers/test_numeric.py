@@ -7,7 +7,6 @@ pair of workers (torch and jax imported once) serves the whole module.
 
 from __future__ import annotations
 
-import ast
 import sys
 import textwrap
 
@@ -15,8 +14,7 @@ import numpy as np
 import pytest
 
 from properties import Kernel, Kind, Obligation, kernel
-from sandbox._workers import IsolatedExecutor
-from tests.conftest import write_tree
+from tests.verifiers.kernel_support import check_kernel, kernel_workers
 from verifiers import Context, Level
 from verifiers.numeric import KernelComparator
 import verifiers.numeric as numeric
@@ -431,28 +429,12 @@ AFTER = {"model.py": textwrap.dedent(NEW_TORCH), "jmodel.py": textwrap.dedent(NE
 
 @pytest.fixture(scope="module")
 def executor(tmp_path_factory):
-    repo = write_tree(tmp_path_factory.mktemp("numeric_repo"), BEFORE)
-    with IsolatedExecutor(repo, before=BEFORE, after=AFTER, timeout=60.0) as ex:
+    with kernel_workers(tmp_path_factory.mktemp("numeric_repo"), BEFORE, AFTER) as ex:
         yield ex
 
 
-def _source(text: str, qualname: str) -> str:
-    body: list[ast.stmt] = ast.parse(text).body
-    node = None
-    for part in qualname.split("."):
-        node = next(n for n in body if getattr(n, "name", None) == part)
-        body = getattr(node, "body", [])
-    return ast.get_source_segment(text, node)
-
-
 def check(executor, target: str, spec: Kernel | None = None, seed: int = 0):
-    module, _, qualname = target.partition(".")
-    path = f"{module}.py"
-    obligation = Obligation(target, Kind.KERNEL, path, "changed kernel", ("numeric",),
-                            old_source=_source(BEFORE[path], qualname), new_source=_source(AFTER[path], qualname),
-                            spec=spec, module=module)
-    context = Context(before=BEFORE, after=AFTER, executor=executor, seed=seed)
-    return KernelComparator().check(obligation, context)
+    return check_kernel(executor, BEFORE, AFTER, target, spec, seed)
 
 
 def test_public_surface():

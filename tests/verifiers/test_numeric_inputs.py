@@ -6,7 +6,6 @@ tests run integer-annotated kernels through the real isolated executor.
 
 from __future__ import annotations
 
-import ast
 import math
 import textwrap
 
@@ -15,11 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from properties import Kind, Obligation, kernel
-from sandbox._workers import IsolatedExecutor
-from tests.conftest import write_tree
-from verifiers import Context, Level
-from verifiers.numeric import KernelComparator
+from properties import kernel
+from tests.verifiers.kernel_support import check_kernel, kernel_workers
+from verifiers import Level
 from verifiers.numeric import _inputs
 from verifiers.numeric._annotations import CAP
 from verifiers.numeric._inputs import LARGE, WIDE, Param, Unsupported, cases, framework, parameters
@@ -367,24 +364,12 @@ AFTER = {"losses.py": textwrap.dedent(NEW_LOSSES), "jlosses.py": textwrap.dedent
 
 @pytest.fixture(scope="module")
 def executor(tmp_path_factory):
-    repo = write_tree(tmp_path_factory.mktemp("numeric_inputs_repo"), BEFORE)
-    with IsolatedExecutor(repo, before=BEFORE, after=AFTER, timeout=60.0) as ex:
+    with kernel_workers(tmp_path_factory.mktemp("numeric_inputs_repo"), BEFORE, AFTER) as ex:
         yield ex
 
 
 def check(executor, target: str, seed: int = 0):
-    module, _, name = target.partition(".")
-    path = f"{module}.py"
-
-    def source(text: str) -> str:
-        node = next(n for n in ast.parse(text).body if getattr(n, "name", None) == name)
-        return ast.get_source_segment(text, node)
-
-    obligation = Obligation(target, Kind.KERNEL, path, "changed kernel", ("numeric",),
-                            old_source=source(BEFORE[path]), new_source=source(AFTER[path]),
-                            spec=kernel(target), module=module)
-    context = Context(before=BEFORE, after=AFTER, executor=executor, seed=seed)
-    return KernelComparator().check(obligation, context)
+    return check_kernel(executor, BEFORE, AFTER, target, kernel(target), seed)
 
 
 @pytest.mark.parametrize("target", ["losses.pick", "losses.embed", "jlosses.pick"])

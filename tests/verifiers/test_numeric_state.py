@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from properties import Kind, Obligation, kernel
-from sandbox._workers import IsolatedExecutor
-from tests.conftest import write_tree
-from verifiers import Context, Level
-from verifiers.numeric import KernelComparator
+from properties import kernel
+from tests.verifiers.kernel_support import check_kernel, kernel_workers
+from verifiers import Level
 
 REFERENCE = '''
 def {name}(param: torch.Tensor, grad: torch.Tensor, buf: torch.Tensor) -> torch.Tensor:
@@ -29,33 +27,27 @@ VARIANTS = {
 }
 
 
-def _module(bodies: dict[str, str] | None) -> str:
+def _module(template: str, variants: dict[str, str], rewritten: bool) -> str:
+    """One function per variant: the reference body before the patch, the variant's body after it."""
     text = "import torch\n"
-    for name in VARIANTS:
-        function = REFERENCE.format(name=name)
-        if bodies is not None:
-            head = function.split("\n")[1]
-            function = "\n" + head + "\n" + bodies[name]
-        text += "\n" + function
+    for name, body in variants.items():
+        function = template.format(name=name)
+        text += "\n" + (function.split("\n")[1] + "\n" + body if rewritten else function)
     return text
 
 
-BEFORE = {"optim.py": _module(None)}
-AFTER = {"optim.py": _module(VARIANTS)}
+BEFORE = {"optim.py": _module(REFERENCE, VARIANTS, False)}
+AFTER = {"optim.py": _module(REFERENCE, VARIANTS, True)}
 
 
 @pytest.fixture(scope="module")
 def executor(tmp_path_factory):
-    repo = write_tree(tmp_path_factory.mktemp("optim_repo"), BEFORE)
-    with IsolatedExecutor(repo, before=BEFORE, after=AFTER, timeout=60.0) as ex:
+    with kernel_workers(tmp_path_factory.mktemp("optim_repo"), BEFORE, AFTER) as ex:
         yield ex
 
 
 def check(executor, name: str):
-    obligation = Obligation(f"optim.{name}", Kind.KERNEL, "optim.py", "changed kernel", ("numeric",),
-                            old_source=REFERENCE.format(name=name).strip(),
-                            new_source=REFERENCE.format(name=name).split("\n")[1] + "\n" + VARIANTS[name], module="optim")
-    return KernelComparator().check(obligation, Context(before=BEFORE, after=AFTER, executor=executor))
+    return check_kernel(executor, BEFORE, AFTER, f"optim.{name}")
 
 
 def test_a_rewritten_optimizer_step_passes(executor):
@@ -95,22 +87,13 @@ ADAM_VARIANTS = {
 }
 
 
-def _adam_module(rewritten: bool) -> str:
-    text = "import torch\n"
-    for name, body in ADAM_VARIANTS.items():
-        function = ADAM.format(name=name)
-        text += "\n" + (function.split("\n")[1] + "\n" + body if rewritten else function)
-    return text
-
-
-ADAM_BEFORE = {"adam.py": _adam_module(False)}
-ADAM_AFTER = {"adam.py": _adam_module(True)}
+ADAM_BEFORE = {"adam.py": _module(ADAM, ADAM_VARIANTS, False)}
+ADAM_AFTER = {"adam.py": _module(ADAM, ADAM_VARIANTS, True)}
 
 
 @pytest.fixture(scope="module")
 def adam_executor(tmp_path_factory):
-    repo = write_tree(tmp_path_factory.mktemp("adam_repo"), ADAM_BEFORE)
-    with IsolatedExecutor(repo, before=ADAM_BEFORE, after=ADAM_AFTER, timeout=60.0) as ex:
+    with kernel_workers(tmp_path_factory.mktemp("adam_repo"), ADAM_BEFORE, ADAM_AFTER) as ex:
         yield ex
 
 
@@ -122,11 +105,7 @@ def _adam_inputs(rng):
 
 def check_adam(executor, name: str, **options):
     spec = kernel(f"adam.{name}", make_inputs=_adam_inputs, grad=False, **options)
-    obligation = Obligation(f"adam.{name}", Kind.KERNEL, "adam.py", "changed kernel", ("numeric",),
-                            old_source=ADAM.format(name=name).strip(),
-                            new_source=ADAM.format(name=name).split("\n")[1] + "\n" + ADAM_VARIANTS[name],
-                            spec=spec, module="adam")
-    return KernelComparator().check(obligation, Context(before=ADAM_BEFORE, after=ADAM_AFTER, executor=executor))
+    return check_kernel(executor, ADAM_BEFORE, ADAM_AFTER, f"adam.{name}", spec)
 
 
 CARRY = {"param": 0, "m": 1, "v": 2, "t": 3}
