@@ -16,7 +16,8 @@ import numpy as np
 
 from verifiers.numeric._tolerance import Stats, compare
 
-__all__ = ["CHECKS", "Failure", "cached", "compare_outputs", "gradient_scale", "judge", "layout_notes"]
+__all__ = ["CHECKS", "Failure", "cached", "compare_outputs", "gradient_scale", "judge", "layout_notes", "moved",
+           "structure"]
 
 STRUCTURE = "output dtype and shape"
 DEVICE = "device of outputs"
@@ -55,28 +56,28 @@ def judge(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], *, d
     ``grad_scale`` is the largest oracle gradient over every case of the test (see
     ``gradient_scale``): the floor of the gradient bound is relative to it.
     """
-    failures = _structure(old["outputs"], new["outputs"]) + _devices(old["outputs"], new["outputs"])
+    failures = structure(old["outputs"], new["outputs"]) + _devices(old["outputs"], new["outputs"])
     failures += _mutation(old, new) + _aliasing(old, new) + _reuse(old, new) + _determinism(new)
     failures += _settings(old, new)
     if failures:
         return failures, []
     stats: list[Stats] = []
-    moved = _moved(perturbed, "outputs", len(new["outputs"]))
-    failures += compare_outputs(oracle["outputs"], old["outputs"], new["outputs"], moved, "output {path}",
+    failures += compare_outputs(oracle["outputs"], old["outputs"], new["outputs"],
+                                moved(perturbed, "outputs", len(new["outputs"])), "output {path}",
                                 dtype, eps, factor, ulps, stats)
     failures += _updated(oracle, old, new, dtype, eps, factor, ulps, stats, perturbed)
     failures += _autograd_outputs(oracle, old, new, perturbed, dtype, eps, factor, ulps, stats)
     failures += _gradients(oracle.get("grads"), old.get("grads"), new.get("grads"), dtype, eps, factor, ulps, stats,
-                           _moved(perturbed, "grads", len(new.get("grads") or [])), grad_scale)
+                           moved(perturbed, "grads", len(new.get("grads") or [])), grad_scale)
     return failures, stats
 
 
 def compare_outputs(oracle: list[dict[str, Any]], old: list[dict[str, Any]], new: list[dict[str, Any]],
-                    moved: list[Any], label: str, dtype: str, eps: float, factor: float, ulps: float,
+                    shifted: list[Any], label: str, dtype: str, eps: float, factor: float, ulps: float,
                     stats: list[Stats]) -> list[Failure]:
     """Each output of ``new`` against the oracle with the calibrated bound; ``label`` formats ``{path}``."""
     failures: list[Failure] = []
-    for o, a, b, m in zip(oracle, old, new, list(moved) + [None] * len(new)):
+    for o, a, b, m in zip(oracle, old, new, list(shifted) + [None] * len(new)):
         failures += _values(o, a, b, label.format(path=b["path"]), dtype, eps, factor, ulps, stats, m)
     return failures
 
@@ -87,18 +88,18 @@ def _autograd_outputs(oracle: dict[str, Any], old: dict[str, Any], new: dict[str
     truth, before, after = (f.get("grad_outputs") for f in (oracle, old, new))
     if not isinstance(after, list) or not isinstance(before, list) or not isinstance(truth, list):
         return []
-    structure = _structure(before, after)
-    if structure:
-        first = structure[0]
+    mismatch = structure(before, after)
+    if mismatch:
+        first = mismatch[0]
         return [Failure(AUTOGRAD, f"with autograd on, {first.message}", first.old, first.new)]
     if [o["path"] for o in truth] != [o["path"] for o in before]:
         return []  # the old kernel's autograd forward has no oracle to hold the new one to
-    found = compare_outputs(truth, before, after, _moved(perturbed, "grad_outputs", len(after)),
+    found = compare_outputs(truth, before, after, moved(perturbed, "grad_outputs", len(after)),
                             "output {path} with autograd on", dtype, eps, factor, ulps, stats)
     return [Failure(AUTOGRAD, f.message, f.old, f.new) if f.check == ERROR else f for f in found]
 
 
-def _structure(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Failure]:
+def structure(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Failure]:
     shape = lambda outs: [(o["path"], o.get("dtype", o.get("type")), o.get("shape")) for o in outs]  # noqa: E731
     if shape(old) != shape(new):
         return [Failure(STRUCTURE, "the outputs differ in structure, dtype or shape",
@@ -137,14 +138,14 @@ def _updated(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], d
     """Inputs both kernels update in place are compared like outputs, against the oracle's update."""
     by_name = lambda facts: {u["path"]: u for u in facts.get("updated") or ()}  # noqa: E731
     truth, before, after = by_name(oracle), by_name(old), by_name(new)
-    moved = by_name(perturbed) if isinstance(perturbed, dict) and "error" not in perturbed else {}
+    shifted = by_name(perturbed) if isinstance(perturbed, dict) and "error" not in perturbed else {}
     failures: list[Failure] = []
     for name in sorted(after):
         if name not in truth or name not in before:
             failures.append(Failure(ERROR, f"input {name} is updated in place, but the float64 oracle did not "
                                     "update it the same way", "no comparable update", "updated"))
             continue
-        m = moved.get(name, {}).get("value")
+        m = shifted.get(name, {}).get("value")
         failures += _values(truth[name], before[name], after[name], f"input {name} after the call", dtype, eps,
                             factor, ulps, stats, m)
     return failures
@@ -212,7 +213,7 @@ def _determinism(new: dict[str, Any]) -> list[Failure]:
     return []
 
 
-def _moved(perturbed: dict[str, Any] | None, key: str, count: int) -> list[Any]:
+def moved(perturbed: dict[str, Any] | None, key: str, count: int) -> list[Any]:
     """The perturbed oracle's values for outputs or gradients, or ``None`` where unavailable."""
     found = perturbed.get(key) if isinstance(perturbed, dict) and "error" not in perturbed else None
     if not isinstance(found, list) or len(found) != count:
@@ -221,7 +222,7 @@ def _moved(perturbed: dict[str, Any] | None, key: str, count: int) -> list[Any]:
 
 
 def _values(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], what: str, dtype: str, eps: float,
-            factor: float, ulps: float, stats: list[Stats], moved: Any = None, scale: float = 0.0) -> list[Failure]:
+            factor: float, ulps: float, stats: list[Stats], shifted: Any = None, scale: float = 0.0) -> list[Failure]:
     if not new.get("tensor", True):
         return []
     a, b, truth = old["value"], new["value"], oracle["value"]
@@ -233,7 +234,7 @@ def _values(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], wh
     if placement:
         return placement
     stat = compare(what, new.get("dtype", dtype), eps, truth, a, b, factor, ulps,
-                   moved if isinstance(moved, np.ndarray) else None, scale)
+                   shifted if isinstance(shifted, np.ndarray) else None, scale)
     stats.append(stat)
     if not stat.ok:
         return [Failure(ERROR, f"{what}: new max abs error {stat.new_max:.3g} exceeds the bound {stat.bound:.3g} "
@@ -262,7 +263,7 @@ def _kind(values: np.ndarray) -> np.ndarray:
 
 
 def _gradients(oracle: Any, old: Any, new: Any, dtype: str, eps: float, factor: float, ulps: float,
-               stats: list[Stats], moved: list[Any], floor_scale: float = 0.0) -> list[Failure]:
+               stats: list[Stats], shifted: list[Any], floor_scale: float = 0.0) -> list[Failure]:
     if new is None or old is None or oracle is None:
         return []
     old_error, new_error = _grad_error(old) or _grad_error(oracle), _grad_error(new)
@@ -277,7 +278,7 @@ def _gradients(oracle: Any, old: Any, new: Any, dtype: str, eps: float, factor: 
                         _show(names(new)))]
     failures: list[Failure] = []
     scale = max(_largest(oracle), floor_scale)
-    for o, a, b, m in zip(oracle, old, new, moved + [None] * len(new)):
+    for o, a, b, m in zip(oracle, old, new, shifted + [None] * len(new)):
         failures += _values(o, a, b, f"gradient d/d{b['name']}", dtype, eps, factor, ulps, stats, m, scale)
     return failures
 

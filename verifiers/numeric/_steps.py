@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from verifiers.numeric._checks import STEPS, STRUCTURE, Failure, compare_outputs
+from verifiers.numeric._checks import STEPS, Failure, compare_outputs, moved, structure
 from verifiers.numeric._inputs import Case
 from verifiers.numeric._tolerance import Stats
 
@@ -52,14 +52,14 @@ def judge(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], pert
                         f"{count} steps", f"{len(new['steps'])} steps")], []
     stats: list[Stats] = []
     for number, (truth, before, after) in enumerate(zip(oracle["steps"], old["steps"], new["steps"]), start=1):
-        moved = _step(perturbed, number - 1)
+        shifted = _step(perturbed, number - 1)
         where = f"after step {number} of {count}"
         stats = []
         failures = _shapes(before, after, where)
         for key, label in (("outputs", f"output {{path}} {where}"), ("state", f"input {{path}} {where}")):
             if failures:
                 break
-            failures += compare_outputs(truth[key], before[key], after[key], _values(moved, key, len(after[key])),
+            failures += compare_outputs(truth[key], before[key], after[key], moved(shifted, key, len(after[key])),
                                         label, dtype, eps, factor, ulps, stats)
         if failures:
             return [Failure(STEPS, f.message, f.old, f.new) for f in failures], stats
@@ -68,10 +68,9 @@ def judge(oracle: dict[str, Any], old: dict[str, Any], new: dict[str, Any], pert
 
 def _shapes(before: dict[str, Any], after: dict[str, Any], where: str) -> list[Failure]:
     for key in ("outputs", "state"):
-        shape = lambda items: [(i["path"], i.get("dtype", i.get("type")), i.get("shape")) for i in items]  # noqa: E731
-        if shape(before[key]) != shape(after[key]):
-            return [Failure(STRUCTURE, f"{key} {where} differ in structure, dtype or shape",
-                            repr(shape(before[key]))[:300], repr(shape(after[key]))[:300])]
+        found = structure(before[key], after[key])
+        if found:
+            return [Failure(f.check, f"{key} {where}: {f.message}", f.old, f.new) for f in found]
     return []
 
 
@@ -79,10 +78,3 @@ def _step(perturbed: dict[str, Any] | None, index: int) -> dict[str, Any] | None
     if not isinstance(perturbed, dict) or "error" in perturbed or index >= len(perturbed.get("steps", [])):
         return None
     return perturbed["steps"][index]
-
-
-def _values(step: dict[str, Any] | None, key: str, count: int) -> list[Any]:
-    found = step.get(key) if step else None
-    if not isinstance(found, list) or len(found) != count:
-        return [None] * count
-    return [f.get("value") if isinstance(f, dict) else None for f in found]
