@@ -31,6 +31,7 @@ class Kind(enum.Enum):
     PROTECTED = "protected"
     REMOVAL = "removal"
     UNANALYSABLE = "unanalysable"
+    IMPORT = "import"
 
     @property
     def behavioural(self) -> bool:

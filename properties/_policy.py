@@ -61,6 +61,17 @@ RULES: Mapping[str, Rule] = _rules(
          "leave protected files alone; a person changes them outside the sandbox"),
     Rule("removed-definition", "removes a public definition other code may use",
          "keep the definition (deprecate it instead), or allow the rule for this path"),
+    Rule("unlisted-call", "reaches an API that is not on the allow-list of safe APIs (pure, deterministic, "
+         "side-effect-free functions and types; see docs/policy.md)",
+         "call something on the allow-list, or allow the rule for this path "
+         "(allow = { \"unlisted-call\" = [\"path/*.py\"] }), or add the name to the repository's own list "
+         "([tool.sandbox] allow-calls = [\"mypkg.util.*\"])"),
+    Rule("ambient-state", "makes behaviour depend on, or changes, state the checker does not vary (clock, "
+         "environment, host, CPU count, interpreter flags, thread settings, grad modes, device, module globals, "
+         "class attributes, mutable defaults)",
+         "pass the value in as an argument, and keep state in objects the caller owns"),
+    Rule("symlink", "creates, changes or removes a symbolic link",
+         "commit the file's content instead of a link"),
 )
 
 DEFAULT_PROTECTED: tuple[str, ...] = (
@@ -91,11 +102,18 @@ def path_matches(path: str, patterns: tuple[str, ...]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The policy for one repository: protected paths, per-path allowances, extra forbidden names."""
+    """The policy for one repository: protected paths, per-path allowances, extra forbidden names.
+
+    ``allow_calls`` extends the allow-list of safe APIs with the repository's own dotted-name
+    patterns; ``local_modules`` are the repository's top-level modules and packages, which
+    introduced code may always reach (their changed code is checked in its own right).
+    """
 
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     forbidden_names: Mapping[str, str] = field(default_factory=dict)
+    allow_calls: tuple[str, ...] = ()
+    local_modules: frozenset[str] = frozenset()
 
     def allowed(self, rule: str, path: str) -> str | None:
         """The allow-list pattern that permits ``rule`` at ``path``, if any."""

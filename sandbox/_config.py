@@ -29,6 +29,7 @@ class Config:
     properties: tuple[str, ...] = ("sandbox_properties.py",)
     protected: tuple[str, ...] = ()
     allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    allow_calls: tuple[str, ...] = ()
     unchecked: tuple[str, ...] = ("*.md", "*.rst", "docs/**", "LICENSE*")
     require: str = "passed"
     apply: str = "auto"
@@ -91,7 +92,7 @@ def _from_table(table: Mapping[str, Any], where: str) -> Config:
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
-    if name in ("properties", "protected", "unchecked"):
+    if name in ("properties", "protected", "unchecked", "allow_calls"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):

@@ -47,7 +47,7 @@ class Gate:
         self.config = config
         self.properties = tuple(properties)
         self._properties_digest = properties_digest
-        self.policy = _policy(config, self.properties)
+        self.policy = _policy(config, self.properties, _local_modules(self.worker_tree))
 
     @classmethod
     def from_repo(cls, path: str | os.PathLike[str], *, worker_tree: Path | None = None, **overrides: Any) -> "Gate":
@@ -265,7 +265,26 @@ def _missing_message(obligation: Obligation, missing: list[str]) -> str:
     )
 
 
-def _policy(config: Config, properties: Sequence[Property]) -> Policy:
+def _local_modules(root: Path) -> frozenset[str]:
+    """The repository's top-level modules and packages (a ``src/`` layout included).
+
+    One directory listing, not a walk: the cost does not grow with the repository.
+    """
+    names: set[str] = set()
+    for base in (root, root / "src"):
+        try:
+            entries = list(base.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.suffix == ".py" and entry.stem.isidentifier():
+                names.add(entry.stem)
+            elif entry.is_dir() and entry.name.isidentifier() and any(entry.glob("*.py")):
+                names.add(entry.name)
+    return frozenset(names)
+
+
+def _policy(config: Config, properties: Sequence[Property], local_modules: frozenset[str] = frozenset()) -> Policy:
     protected = [*DEFAULT_PROTECTED, *config.properties, f"{config.ledger.rstrip('/')}/**", *config.protected]
     forbidden: dict[str, str] = {}
     for prop in properties:
@@ -273,7 +292,8 @@ def _policy(config: Config, properties: Sequence[Property]) -> Policy:
             protected.extend(prop.patterns)
         elif isinstance(prop, Forbid):
             forbidden.update({name: prop.reason for name in prop.names})
-    return Policy(tuple(dict.fromkeys(protected)), dict(config.allow), forbidden)
+    return Policy(tuple(dict.fromkeys(protected)), dict(config.allow), forbidden,
+                  allow_calls=config.allow_calls, local_modules=local_modules)
 
 
 def _ledger_record(verdict: Verdict) -> dict[str, Any]:
