@@ -109,6 +109,8 @@ HOSTILE = [
          frozenset({"removed-definition"})),
     # Not violations, but nothing can show them safe: UNKNOWN, so rejected.
     Case("module-code", {"train.py": TRAIN.lstrip("\n") + "\nmath.pi = 3\n"}, frozenset({"module-mutation"})),
+    Case("platform-host", {"train.py": helper("import platform\nreturn len(platform.system()) + x")},
+         frozenset({"ambient-state"})),
     Case("pth-file", {"evil.pth": "import os; os.system('id')\n"}, level="UNKNOWN"),
     Case("module-getattr", {"train.py": helper("return 0", name="__getattr__", params="name: str")}, level="UNKNOWN"),
     Case("retune-out-of-bounds", {"train.py": TRAIN.replace("LR = 3e-4", "LR = 3e-1")}, level="REFUTED"),
@@ -120,7 +122,7 @@ BENIGN = [
     Case("retune-in-bounds", {"train.py": TRAIN.replace("LR = 3e-4", "LR = 5e-4")}, exit=0),
     Case("new-helper", {"train.py": helper("import re\nreturn len(re.compile('a+').findall(str(x)))")}, exit=0),
     Case("model-eval-lookalike", {"train.py": helper("model = object()\nreturn x", name="evaluate")}, exit=0),
-    Case("platform-lookalike", {"train.py": helper("import platform\nreturn len(platform.system()) + x")}, exit=0),
+    Case("platform-lookalike", {"train.py": helper("return len('platform.system') + x")}, exit=0),
     Case("readme", {"README.md": "# victim\n\nNow with docs.\n"}, exit=0),
     Case("main-guard-exit", {"cli.py": "import sys\n\n\ndef main() -> int:\n    return 0\n\n\nif __name__ == '__main__':\n    sys.exit(main())\n"},
          exit=0),

@@ -50,6 +50,16 @@ TOTAL_BODY = '''    result = 0
 '''
 
 
+JOURNAL = '''
+"""An existing helper of the repository that appends to a file."""
+
+
+def note(path: str, text: str) -> None:
+    with open(path, "a") as sink:
+        sink.write(text)
+'''
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -80,9 +90,11 @@ CASES = [
     Case("always-equal-object",
          "    class Same(int):\n        def __eq__(self, other):\n            return True\n"
          "        __hash__ = int.__hash__\n    return Same(x + 1)\n", "REFUTED"),
+    # The repository's own modules are on the allow-list (their changes are checked where they are
+    # made), so a write through an existing helper passes the static policy and meets the audit hook.
     Case("hidden-file-write",
-         "    log = functools.partial(open, '/tmp/.sandbox-redteam', mode='a')\n    with log() as sink:\n"
-         "        sink.write(str(x))\n" + CLAMP_BODY, "VIOLATION", ("audit",), preamble="\nimport functools\n"),
+         "    journal.note('/tmp/.sandbox-redteam', str(x))\n" + CLAMP_BODY, "VIOLATION", ("audit",),
+         preamble="\nimport journal\n"),
     Case("mutates-input", "    values.append(0)\n" + TOTAL_BODY, "REFUTED", function="total"),
 ]
 
@@ -95,7 +107,7 @@ def check(root, patch) -> tuple[int, dict, str]:
 
 @pytest.fixture
 def repo(make_repo):
-    return make_repo({"ops.py": OPS, "pyproject.toml": "[tool.sandbox]\nseed = 7\nmax_examples = 150\ncall_timeout = 2.0\n"})
+    return make_repo({"ops.py": OPS, "journal.py": JOURNAL, "pyproject.toml": "[tool.sandbox]\nseed = 7\nmax_examples = 150\ncall_timeout = 2.0\n"})
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)

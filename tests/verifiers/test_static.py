@@ -17,7 +17,7 @@ from verifiers.static import StaticPolicy
 
 CORPUS = Path(__file__).parent / "static_corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.py"))
-FILE_RULES = {"protected-path", "removed-definition", "module-shadowing", "runtime-audit"}
+FILE_RULES = {"protected-path", "removed-definition", "module-shadowing", "runtime-audit", "symlink"}
 
 
 def expected_rules(path: Path) -> set[str]:
@@ -96,7 +96,8 @@ def test_violation_names_the_resolved_symbol_line_and_fix() -> None:
 def test_passed_detail_counts_rules_and_names_the_file() -> None:
     evidence = check("import json\nVALUE = json.loads('1')\n")
     assert evidence.level is Level.PASSED
-    assert evidence.detail.startswith("14 rules over train.py: no new forbidden construct")
+    assert evidence.detail.startswith("16 rules over train.py: no new forbidden construct, and every name the "
+                                      "new code reaches is on the allow-list")
     assert evidence.verifier == "static"
 
 
@@ -164,14 +165,30 @@ def test_dynamic_lookups_are_caught(source: str, rule: str) -> None:
 
 
 @pytest.mark.parametrize("source", [
-    "def f(self, name):\n    return getattr(self, name)\n",
-    "def f(config, key):\n    return getattr(config, key, None)\n",
+    "def f(self):\n    return getattr(self, 'lr')\n",
+    "def f(config):\n    return getattr(config, 'key', None), hasattr(config, 'key')\n",
     "import torch.nn as nn\nact = getattr(nn, 'ReLU')\n",
-    "class A:\n    def f(self, **kw):\n        self.__dict__.update(kw)\n",
+    "class A:\n    def f(self, **kw):\n        self.kw = dict(kw)\n",
+    "def f(self):\n    return f'{self.__class__.__name__}()'\n",
 ])
 def test_lookups_on_plain_objects_and_literal_names_are_fine(source: str) -> None:
     evidence = check(source)
     assert evidence.level is Level.PASSED, evidence.detail
+
+
+@pytest.mark.parametrize("source, rule", [
+    ("def f(self, name):\n    return getattr(self, name)\n", "dynamic-lookup"),
+    ("def f(config, key):\n    return getattr(config, key, None)\n", "dynamic-lookup"),
+    ("def f(config, key):\n    return hasattr(config, key)\n", "dynamic-lookup"),
+    ("import functools\ndef f(obj, path):\n    return functools.reduce(getattr, path, obj)\n", "dynamic-lookup"),
+    ("def f(objs, names):\n    return list(map(getattr, objs, names))\n", "dynamic-lookup"),
+    ("class A:\n    def f(self, **kw):\n        self.__dict__.update(kw)\n", "dynamic-lookup"),
+    ("def f(x):\n    return x.__class__.__mro__[-1].__subclasses__()\n", "introspection"),
+    ("def f(fn):\n    return fn.__closure__[0].cell_contents\n", "introspection"),
+    ("def f(fn):\n    return fn.__defaults__\n", "dynamic-lookup"),
+])
+def test_lookups_by_computed_names_and_reflection_on_any_object_are_caught(source: str, rule: str) -> None:
+    assert rule in rules_of(check(source))
 
 
 @pytest.mark.parametrize("source", [
@@ -205,7 +222,7 @@ def test_writes_to_local_objects_are_fine(source: str) -> None:
 
 
 @pytest.mark.parametrize("source, expected", [
-    ("import platform\nplatform.system()\n", set()),
+    ("import platform\nplatform.system()\n", {"ambient-state"}),
     ("def f(model):\n    model.eval()\n", set()),
     ("import re\nre.compile('x')\n", set()),
     ("import sys\nsys.exit(1)\n", {"exit-at-import"}),
@@ -215,7 +232,7 @@ def test_writes_to_local_objects_are_fine(source: str) -> None:
     ("import sys\nif __name__ != '__main__':\n    sys.exit(0)\n", {"exit-at-import"}),
     ("import os\nclass C:\n    os._exit(0)\n", {"exit-at-import", "process-control"}),
     ("import os\ndef f():\n    os._exit(0)\n", {"process-control"}),
-    ("def f(p):\n    return open(p, 'rb').read()\n", set()),
+    ("def f(p):\n    return open(p, 'rb').read()\n", {"unlisted-call"}),
     ("def f(p, **kw):\n    return open(p, **kw)\n", {"file-write"}),
     ("def f(p):\n    return open(p, 'r+')\n", {"file-write"}),
     ("import io\ndef f(p):\n    return io.open(p, 'x')\n", {"file-write"}),
@@ -309,7 +326,8 @@ def test_allow_list_drops_only_its_own_rule() -> None:
     assert rules_of(evidence) == {"network"}
 
 
-FORBID_SLEEP = Policy(forbidden_names={"time.sleep": "it slows every training step"})
+FORBID_SLEEP = Policy(forbidden_names={"time.sleep": "it slows every training step",
+                                       "math.factorial": "it slows every training step"})
 
 
 @pytest.mark.parametrize("source", [
@@ -326,11 +344,11 @@ def test_forbidden_names_are_seen_through_aliases_with_their_reason(source: str)
 
 
 def test_forbidden_names_leave_neighbours_alone() -> None:
-    assert check("import time\nt0 = time.time()\n", policy=FORBID_SLEEP).level is Level.PASSED
+    assert check("import math\nt0 = math.sqrt(2)\n", policy=FORBID_SLEEP).level is Level.PASSED
 
 
 def test_forbidden_names_are_not_applied_without_a_policy() -> None:
-    assert check("import time\ntime.sleep(1)\n").level is Level.PASSED
+    assert check("import math\nmath.factorial(3)\n").level is Level.PASSED
 
 
 # -- protected paths and removals ----------------------------------------------------------

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from verifiers.static._allowlist import TABLES, AllowList, Denial
 from verifiers.static._names import is_known
 
 __all__ = ["OPENERS", "SOURCE_RULES", "Hit", "Rulebook", "names_harness", "opens_for_writing"]
@@ -96,6 +97,13 @@ _ANY_BASE: Mapping[str, str] = {
     "f_code": "introspection", "gi_frame": "introspection", "cr_frame": "introspection",
     "ag_frame": "introspection", "tb_frame": "introspection", "__globals__": "dynamic-lookup",
     "__builtins__": "dynamic-lookup", "__code__": "dynamic-code", "__import__": "dynamic-import",
+    # Reflection that walks from any object to classes, functions and modules nobody imported.
+    "__class__": "introspection", "__mro__": "introspection", "__bases__": "introspection",
+    "__base__": "introspection", "__closure__": "introspection", "__func__": "introspection",
+    "__self__": "introspection", "__defaults__": "dynamic-lookup", "__kwdefaults__": "dynamic-lookup",
+    "__dict__": "dynamic-lookup", "__getattribute__": "dynamic-lookup", "__reduce__": "dynamic-code",
+    "__reduce_ex__": "dynamic-code", "__loader__": "dynamic-import", "__spec__": "dynamic-import",
+    "__traceback__": "introspection", "__wrapped__": "introspection",
 }
 
 # Attribute names hostile on a base the resolver cannot name (``self.os_mod.system``) or on a
@@ -105,9 +113,16 @@ _UNRESOLVED: tuple[tuple[str, str], ...] = (
                                   "posix_spawn*", "Popen", "check_output", "check_call", "getoutput",
                                   "getstatusoutput")),
     ("_exit", "process-control"), ("urlopen", "network"), ("create_connection", "network"),
-    ("import_module", "dynamic-import"),
+    ("import_module", "dynamic-import"), ("load_library", "native-code"),
     *((n, "file-write") for n in ("write_text", "write_bytes", "touch", "unlink", "rmdir", "mkdir",
-                                  "symlink_to", "hardlink_to", "chmod", "tofile")),
+                                  "symlink_to", "hardlink_to", "chmod", "tofile", "write", "writelines",
+                                  "write_*", "save", "save_*", "savez*", "dump", "from_file", "fromfile",
+                                  "open_memmap", "execute", "executemany", "executescript")),
+    *((n, "network") for n in ("connect", "sendall", "sendto", "recv", "recvfrom")),
+    *((n, "module-mutation") for n in ("register_*hook*", "addHandler", "removeHandler", "addFilter",
+                                       "setLoggerClass", "settrace", "setprofile")),
+    *((n, "process-control") for n in ("kill", "terminate", "send_signal")),
+    *((n, "environment") for n in ("getenv", "putenv", "unsetenv", "expanduser", "expandvars")),
 )
 
 _CANONICAL = (("posix.", "os."), ("nt.", "os."), ("_io.", "io."), ("_signal", "signal"),
@@ -122,7 +137,7 @@ OPENERS = frozenset({"builtins.open", "io.open", "codecs.open", "os.fdopen", "io
                      "tarfile.TarFile", "zipfile.ZipFile", "gzip.open", "gzip.GzipFile", "bz2.open",
                      "bz2.BZ2File", "lzma.open", "lzma.LZMAFile"})
 
-SOURCE_RULES = tuple(sorted({*_TABLE, *_IMPORT_TIME, "forbidden-name"}))
+SOURCE_RULES = tuple(sorted({*_TABLE, *_IMPORT_TIME, "forbidden-name", "unlisted-call", "ambient-state"}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +146,7 @@ class Hit:
 
     rule: str
     why: str = "table"
+    reason: str = ""
 
 
 def _matches(symbol: str, pattern: str) -> bool:
@@ -157,21 +173,32 @@ def opens_for_writing(modes: Iterable[str] | None) -> bool:
 
 
 class Rulebook:
-    """The rules a resolved symbol breaks under one policy's forbidden names."""
+    """The rules a resolved symbol breaks under one policy's forbidden names and allow-list."""
 
-    def __init__(self, forbidden_names: Mapping[str, str]) -> None:
+    def __init__(self, forbidden_names: Mapping[str, str], allowlist: AllowList | None = None) -> None:
         self._forbidden = dict(forbidden_names)
+        self.allowlist = allowlist or AllowList(TABLES)
 
     def hits(self, symbol: str, import_time: bool) -> list[Hit]:
-        """Every rule ``symbol`` breaks; ``import_time`` says the reference runs on import."""
+        """Every named rule ``symbol`` breaks; ``import_time`` says the reference runs on import."""
         attr = symbol.rsplit(".", 1)[-1]
         found = self._known(symbol, import_time) if is_known(symbol) else []
         if attr in _ANY_BASE and "." in symbol:
             found.append(Hit(_ANY_BASE[attr], "any-base"))
+        if self._local(symbol):
+            return list(dict.fromkeys(found))
         if not is_known(symbol) or symbol.split(".")[0] not in sys.stdlib_module_names:
             found += [Hit(rule, "unresolved") for pattern, rule in _UNRESOLVED
                       if "." in symbol and fnmatch.fnmatchcase(attr, pattern)]
         return list(dict.fromkeys(found))
+
+    def unlisted(self, symbol: str) -> Denial | None:
+        """Why a known ``symbol`` that breaks no named rule is still not allowed, if it is not."""
+        return self.allowlist.judge(_canonical(symbol))
+
+    def _local(self, symbol: str) -> bool:
+        """The repository's own code: its changes are checked where they are made."""
+        return symbol.startswith(".") or self.allowlist.is_local(symbol.split(".")[0])
 
     def _known(self, symbol: str, import_time: bool) -> list[Hit]:
         canonical = _canonical(symbol)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from dataclasses import dataclass
 
@@ -9,8 +10,10 @@ import libcst as cst
 import libcst.metadata as meta
 
 from properties import RULES
+from verifiers.static._code_strings import annotation_problem, format_reflection
 from verifiers.static._names import COMPUTED, Resolver, import_symbols, is_known
 from verifiers.static._rules import OPENERS, Hit, Rulebook, names_harness, opens_for_writing
+from verifiers.static._state import Owner, StateWrites, assigned_names, is_mutable_default, is_mutator
 
 __all__ = ["Finding", "scan"]
 
@@ -18,6 +21,11 @@ _SETTERS = frozenset({"builtins.setattr", "builtins.delattr", "builtins.object._
                       "builtins.object.__delattr__", "builtins.type.__setattr__", "builtins.type.__delattr__"})
 _GETTER_MAKERS = frozenset({"operator.attrgetter", "operator.methodcaller"})
 _MUTABLE_HOLDERS = frozenset({"sys.modules", "builtins", "sys.path", "sys.meta_path", "sys.path_hooks"})
+_LOOKUPS = frozenset({"builtins.getattr", "builtins.hasattr"})
+# A parameter defaulting to ``None`` resolves to ``builtins.None``; what is reached on it is a value's.
+_VALUES = tuple(f"builtins.{n}." for n in ("None", "True", "False", "Ellipsis", "NotImplemented"))
+# Standard-library modules that do something when imported.
+_IMPORT_EFFECTS = frozenset({"antigravity", "this", "__hello__", "__phello__", "idlelib", "turtledemo"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,17 @@ class Finding:
     def key(self) -> tuple[str, str, str]:
         """What identifies the construct across versions of a file (lines move; this does not)."""
         return (self.rule, self.symbol, self.scope)
+
+
+def _is_module_name(symbol: str, allowlist) -> bool:
+    """A listed namespace that is a module (``torch.nn``), not a class listed for its methods."""
+    return allowlist.is_namespace(symbol) and not symbol.rsplit(".", 1)[-1][:1].isupper()
+
+
+def _stdlib(module: str) -> bool:
+    """Standard-library modules import without effects (bar a few listed ones); their uses are judged."""
+    top = module.split(".")[0]
+    return top in sys.stdlib_module_names and top not in _IMPORT_EFFECTS
 
 
 def scan(source: str, rulebook: Rulebook) -> tuple[Finding, ...]:
@@ -57,6 +76,12 @@ class _NfkcNames(cst.CSTTransformer):
         return updated_node if normal == updated_node.value else updated_node.with_changes(value=normal)
 
 
+def _walk(node: cst.CSTNode):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
 def _is_main_guard(test: cst.BaseExpression) -> bool:
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
@@ -78,6 +103,7 @@ class _Scanner(cst.CSTVisitor):
         self._parents = found[meta.ParentNodeProvider]
         self._scopes = found[meta.ScopeProvider]
         self._names = Resolver(wrapper)
+        self._state = StateWrites(self._scopes, self._parents, self._names.resolve, self._is_module)
         self._inner: set[int] = set()
         self._attrs: set[int] = set()
         self.findings: list[Finding] = []
@@ -124,12 +150,34 @@ class _Scanner(cst.CSTVisitor):
 
     def _imports(self, node: cst.Import | cst.ImportFrom) -> None:
         for alias, full, _ in import_symbols(node):
-            for hit in self._rules.hits(full, import_time=False):
-                if not (hit.rule == "dynamic-import" and full == "importlib.import_module"):
-                    self._add(hit.rule, full, alias, self._message(hit, self._text(node), full, "imports"))
+            hits = [h for h in self._rules.hits(full, import_time=False)
+                    if not (h.rule == "dynamic-import" and full == "importlib.import_module")]
+            if not hits and not _stdlib(full):
+                hits = self._unlisted(full)
+            for hit in hits:
+                self._add(hit.rule, full, alias, self._message(hit, self._text(node), full, "imports"))
+
+    def _unlisted(self, symbol: str) -> list[Hit]:
+        denial = self._rules.unlisted(symbol)
+        return [] if denial is None else [Hit(denial.rule, "allow-list", denial.reason)]
 
     # -- references ------------------------------------------------------------------------
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        if not any(isinstance(n, (cst.SimpleString, cst.ConcatenatedString)) for n in _walk(node.annotation)):
+            return
+        text = self._module.code_for_node(node.annotation)
+        problem = annotation_problem(text)
+        if problem:
+            self._add("dynamic-code", "<annotation>", node,
+                      f"the annotation `{self._text(node.annotation)}` {problem}; a string annotation is code once "
+                      "anything evaluates it (typing.get_type_hints, dataclasses, pydantic): write it as a type "
+                      "expression of names, subscripts and `|`")
+
     def visit_Name(self, node: cst.Name) -> None:
+        if node.value == "__file__" and self._context.get(node) is meta.ExpressionContext.LOAD:
+            self._add("ambient-state", "__file__", node,
+                      "`__file__` is where the module happens to live (the checker runs a copy elsewhere); "
+                      + RULES["ambient-state"].summary)
         if node.value == "__builtins__" and id(node) not in self._attrs:
             self._add("dynamic-lookup", "__builtins__", node,
                       "`__builtins__` gives access to every builtin by name; " + RULES["dynamic-lookup"].summary)
@@ -170,21 +218,93 @@ class _Scanner(cst.CSTVisitor):
                 break
         import_time = self._import_time(head)
         seen: set[str] = set()
+        found = len(self.findings)
+        known = any(self._reaches_known(link) for _, link in links)
         for outer, link in links:
             self._link(outer, link, import_time, seen)
             if isinstance(link, cst.Call):
                 self._call(link)
-            if isinstance(link, (cst.Call, cst.Subscript)):
-                self._strings(link)
+                if known:
+                    for arg in link.args:
+                        self._strings(arg.value)
+            if isinstance(link, cst.Subscript) and known:
+                for element in link.slice:
+                    if isinstance(element.slice, cst.Index):
+                        self._strings(element.slice.value)
+        if len(self.findings) == found:
+            self._judge_outermost(links)
 
     def _link(self, outer: cst.CSTNode | None, node: cst.BaseExpression, import_time: bool,
               seen: set[str]) -> None:
         for symbol in sorted(self._names.resolve(node), key=lambda s: (not is_known(s), s)):
             for hit in self._rules.hits(symbol, import_time):
-                if hit.rule in seen or self._folded_import(hit, symbol, outer, node):
+                if hit.rule in seen or self._folded_import(hit, symbol, outer, node) \
+                        or self._class_name(hit, symbol, outer):
                     continue
                 seen.add(hit.rule)
                 self._add(hit.rule, symbol, node, self._message(hit, self._text(node), symbol))
+
+    def _judge_outermost(self, links: list[tuple[cst.CSTNode | None, cst.BaseExpression]]) -> None:
+        """The allow-list judges the longest name a chain reaches (``torch.nn.functional.relu``):
+        the shorter ones (``torch.nn``) are namespaces of it.  Only when no named rule fired."""
+        for outer, link in links:
+            symbols = sorted(s for s in self._names.resolve(link) if is_known(s) and not s.startswith(_VALUES))
+            if not symbols:
+                continue
+            for symbol in symbols:
+                for hit in self._allowed(symbol, outer, link):
+                    self._add(hit.rule, symbol, link, self._message(hit, self._text(link), symbol))
+            return
+
+    def _allowed(self, symbol: str, outer: cst.CSTNode | None, node: cst.BaseExpression) -> list[Hit]:
+        """The allow-list's word on a symbol no named rule catches, in the context it is used."""
+        called = isinstance(outer, cst.Call) and outer.func is node
+        if symbol == "importlib.import_module" and called and outer.args and \
+                self._names.fold(outer.args[0].value) is not None:  # type: ignore[union-attr]
+            return []  # judged as the import it folds to
+        if symbol in _LOOKUPS:
+            name = outer.args[1].value if called and len(outer.args) >= 2 else None  # type: ignore[union-attr]
+            if name is None or self._names.fold(name) is None:
+                return [Hit("dynamic-lookup", "computed-name")]
+            return []
+        hits = self._unlisted(symbol)
+        if hits and called and self._rules.allowlist.with_only(symbol) and self._restored(outer):
+            return []
+        if not hits and not called and _is_module_name(symbol, self._rules.allowlist) and self._passed_on(node):
+            return [Hit("dynamic-lookup", "module-value")]
+        return hits
+
+    def _restored(self, call: cst.CSTNode) -> bool:
+        """A mode switch entered with ``with`` (or as a decorator) is undone when the block ends."""
+        return isinstance(self._parents.get(call), (cst.WithItem, cst.Decorator))
+
+    def _passed_on(self, node: cst.CSTNode) -> bool:
+        """A module handed on as a value: what is reached through it can no longer be followed.
+
+        Aliases (``m = torch``) and parameter defaults are followed by the resolver;
+        ``getattr(module, "name")`` with a constant name is resolved too.
+        """
+        parent = self._parents.get(node)
+        if isinstance(parent, cst.Element):  # ``a, b = json, os`` and ``for m in (json, os)`` are followed
+            node, parent = self._parents.get(parent), self._parents.get(self._parents.get(parent))
+        if isinstance(parent, (cst.Attribute, cst.Param, cst.Expr, cst.For, cst.CompFor)):
+            return False
+        if isinstance(parent, cst.Assign):
+            return False
+        if isinstance(parent, cst.Arg) and isinstance(self._parents.get(parent), cst.ClassDef):
+            return False  # a base class
+        if isinstance(parent, cst.Arg):
+            call = self._parents.get(parent)
+            if isinstance(call, cst.Call) and call.args and call.args[0] is parent and any(
+                    f in _LOOKUPS or f in _SETTERS or f.startswith("<getter>")
+                    for f in self._names.resolve(call.func)):
+                return False
+        return True
+
+    def _class_name(self, hit: Hit, symbol: str, outer: cst.CSTNode | None) -> bool:
+        """``x.__class__.__name__`` reads a name, which is data: only the walk onwards is reflection."""
+        return (hit.why == "any-base" and symbol.endswith(".__class__") and isinstance(outer, cst.Attribute)
+                and outer.attr.value in ("__name__", "__qualname__"))
 
     def _folded_import(self, hit: Hit, symbol: str, outer: cst.CSTNode | None, node: cst.CSTNode) -> bool:
         """``importlib.import_module("json")`` is ``import json``: the call is judged by its module."""
@@ -204,6 +324,17 @@ class _Scanner(cst.CSTVisitor):
             return f"`{text}` uses `.{attr}` on a value the checker cannot resolve; that name {summary}"
         if hit.why == "any-base":
             return f"`{text}` reaches `{attr}`, which {summary}"
+        if hit.why == "computed-name":
+            return (f"`{text}` looks an attribute up by a name the checker cannot compute (or hands `{attr}` on "
+                    f"as a value); {summary}")
+        if hit.why == "module-value":
+            return (f"`{text}` hands the module `{symbol}` on as a value, so what is reached through it cannot be "
+                    f"followed; call its functions by name instead ({summary})")
+        if hit.why == "allow-list" and hit.rule == "unlisted-call":
+            because = f" ({hit.reason})" if hit.reason else ""
+            return f"`{text}` {verb} `{symbol}`, which is not on the allow-list of safe APIs{because}"
+        if hit.why == "allow-list":
+            return f"`{text}` {verb} `{symbol}`, which {hit.reason or summary}"
         said = f"`{text}` {verb} `{symbol}`" if text != symbol else f"`{symbol}`"
         if hit.rule == "forbidden-name":
             return f"{said}, a name the repository's properties forbid: {hit.why}"
@@ -213,6 +344,14 @@ class _Scanner(cst.CSTVisitor):
 
     # -- calls that need their arguments ---------------------------------------------------
     def _call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and is_mutator(node.func.attr.value):
+            self._shared_write(node, node.func.value)
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("format", "format_map"):
+            templates = self._names.fold(node.func.value) or ()
+            if any(format_reflection(t) for t in templates):
+                self._add("introspection", "str.format", node,
+                          f"`{self._text(node)}` formats with a field that walks into private or dunder attributes "
+                          "of its argument; " + RULES["introspection"].summary)
         funcs = self._names.resolve(node.func)
         positional = [a.value for a in node.args if not a.star and a.keyword is None]
         for func in sorted(funcs):
@@ -260,35 +399,81 @@ class _Scanner(cst.CSTVisitor):
         known = sorted(b for b in self._names.resolve(node.value) if is_known(b))
         if known:
             self._mutation(node, f"{known[0]}.{node.attr.value}")
+        else:
+            self._shared_write(node, node.value)
 
     def _item_write(self, node: cst.Subscript) -> None:
         for base in sorted(self._names.resolve(node.value)):
             if base in _MUTABLE_HOLDERS or (base.endswith(".__dict__") and is_known(base)):
                 self._mutation(node, base)
                 return
+        self._shared_write(node, node.value)
+
+    # -- state that outlives a call -------------------------------------------------------
+    def _is_module(self, symbol: str) -> bool:
+        allowlist = self._rules.allowlist
+        return allowlist.is_namespace(symbol) or symbol in sys.stdlib_module_names or (
+            "." not in symbol and allowlist.is_local(symbol))
+
+    def _shared_write(self, node: cst.CSTNode, receiver: cst.BaseExpression) -> None:
+        if self._import_time(node):
+            return  # module code and class bodies build their own module's state
+        found = self._state.owner(receiver)
+        if found is None:
+            return
+        owner, what = found
+        if owner is Owner.OTHER:
+            self._mutation(node, what)
+            return
+        self._add("ambient-state", what, node,
+                  f"`{self._text(node)}` changes {owner.value} (`{what}`), which outlives the call: behaviour could "
+                  "change after more calls than any test makes; keep the state in an object the caller passes in")
+
+    def visit_Global(self, node: cst.Global) -> None:
+        function = self._parents.get(node)
+        while function is not None and not isinstance(function, cst.FunctionDef):
+            function = self._parents.get(function)
+        if function is None:
+            return
+        written = assigned_names(function)
+        for item in node.names:
+            if item.name.value in written:
+                self._add("ambient-state", item.name.value, node,
+                          f"`global {item.name.value}` lets {function.name.value}() rebind a module global, which "
+                          "outlives the call: behaviour could change after more calls than any test makes; return "
+                          "the new value instead")
+
+    def visit_Param(self, node: cst.Param) -> None:
+        if node.default is not None and is_mutable_default(node.default, self._names.resolve):
+            self._add("ambient-state", f"default of {node.name.value}", node,
+                      f"the default `{self._text(node.default)}` of `{node.name.value}` is made once and shared by "
+                      "every call, so a call that changes it changes later calls; use `None` and build the value "
+                      "inside the function")
 
     # -- strings ---------------------------------------------------------------------------
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        if not isinstance(self._parents.get(node), (cst.ConcatenatedString, cst.Expr)):
-            self._strings(node)
+    # A word in a string is data (``row["hypothesis"]`` in an NLI dataset); it names the checker
+    # only where it meets a capability (``"hypothesis" in sys.modules``, ``environ.get("PYTEST_...")``)
+    # or becomes a module constant other code may use that way.
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        sides = [node.left, *(c.comparator for c in node.comparisons)]
+        if any(self._reaches_known(side) for side in sides):
+            for side in sides:
+                self._strings(side)
 
-    def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> None:
-        if not isinstance(self._parents.get(node), (cst.ConcatenatedString, cst.Expr)):
-            self._strings(node)
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if self._import_time(node) and isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString,
+                                                               cst.FormattedString, cst.BinaryOperation)):
+            self._strings(node.value)
 
-    def visit_FormattedString(self, node: cst.FormattedString) -> None:
-        if not isinstance(self._parents.get(node), (cst.ConcatenatedString, cst.Expr)):
-            self._strings(node)
-            for part in node.parts:
-                if isinstance(part, cst.FormattedStringText) and names_harness(part.value):
-                    self._harness(node, part.value)
-
-    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if isinstance(node.operator, cst.Add) and not isinstance(self._parents.get(node), cst.BinaryOperation):
-            self._strings(node)
+    def _reaches_known(self, node: cst.CSTNode) -> bool:
+        """Whether ``node`` reaches a capability: a name the allow-list does not let through."""
+        return any(is_known(s) and self._rules.unlisted(s) is not None for s in self._names.resolve(node))
 
     def _strings(self, node: cst.CSTNode) -> None:
-        for text in sorted(self._names.fold(node) or ()):
+        texts = set(self._names.fold(node) or ())
+        if isinstance(node, cst.FormattedString):
+            texts |= {p.value for p in node.parts if isinstance(p, cst.FormattedStringText)}
+        for text in sorted(texts):
             if names_harness(text):
                 self._harness(node, text)
 

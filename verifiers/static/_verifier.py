@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 import libcst as cst
 
-from properties import RULES, Kind, Obligation
+from properties import RULES, Kind, Obligation, module_name
 from verifiers._contract import Context, Evidence, Level, Verifier, Violation
+from verifiers.static._allowlist import TABLES, AllowList
 from verifiers.static._rules import SOURCE_RULES, Rulebook
 from verifiers.static._scan import Finding, scan
 from verifiers.static._shadow import shadowed_module
@@ -75,7 +76,7 @@ def _policy(obligation: Obligation, context: Context) -> Evidence:
     if not path.endswith((".py", ".pyi")):
         return Evidence(Level.UNKNOWN, _NAME, f"{path} is not a Python file; the static verifier reads only "
                         "Python source, so it cannot vouch for this file")
-    rulebook = Rulebook(context.policy.forbidden_names)
+    rulebook = _rulebook(context)
     try:
         new = scan(after, rulebook)
     except cst.ParserSyntaxError as error:
@@ -88,6 +89,13 @@ def _policy(obligation: Obligation, context: Context) -> Evidence:
     if shadowing:
         introduced.insert(0, Finding("module-shadowing", path, "<module>", 1, shadowing))
     return _judge(path, introduced, context, note + _preexisting(new, introduced))
+
+
+def _rulebook(context: Context) -> Rulebook:
+    """The named rules plus the allow-list, with the repository's own modules and patterns."""
+    touched = {module_name(p).split(".")[0] for p in (*context.before, *context.after) if p.endswith(".py")}
+    allowlist = AllowList(TABLES, local=context.policy.local_modules | touched, extra=context.policy.allow_calls)
+    return Rulebook(context.policy.forbidden_names, allowlist)
 
 
 def _syntax_error(source: str, path: str, error: cst.ParserSyntaxError) -> tuple[int, str]:
@@ -154,7 +162,8 @@ def _judge(path: str, introduced: list[Finding], context: Context, note: str) ->
             f"{f.rule} at line {f.line} ({pattern!r})" for f, pattern in allowed)
     if not reported:
         return Evidence(Level.PASSED, _NAME, f"{len(SOURCE_RULES)} rules over {path}: "
-                        f"no new forbidden construct{note}")
+                        f"no new forbidden construct, and every name the new code reaches is on the allow-list"
+                        f"{note}")
     violations = tuple(_violation(f.rule, path, f.line, f.message, f.symbol) for f, _ in reported)
     listed = ", ".join(f"{f.rule} at line {f.line} (`{f.symbol}`)" for f, _ in reported)
     return Evidence(Level.VIOLATION, _NAME, f"{len(violations)} new violation(s) in {path}: {listed}{note}",

@@ -6,4 +6,4 @@ class Trainer:
         self.x = y
         obj = Box()
         obj.attr = 2
-        self.__dict__.update({"z": 1})
+        self.options = dict(z=1)

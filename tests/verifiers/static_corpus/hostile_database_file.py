@@ -1,4 +1,4 @@
-# expect: file-write
+# expect: file-write, module-mutation
 import logging
 import sqlite3
 

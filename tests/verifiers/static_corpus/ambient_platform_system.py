@@ -1,3 +1,3 @@
-# expect: nothing
+# expect: ambient-state
 import platform
 IS_LINUX = platform.system() == "Linux"

@@ -1,4 +1,4 @@
-# expect: nothing
+# expect: native-code
 import torch
 def fast(m):
     return torch.compile(m)

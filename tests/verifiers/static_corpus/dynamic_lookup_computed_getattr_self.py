@@ -1,4 +1,4 @@
-# expect: nothing
+# expect: dynamic-lookup, unlisted-call
 class Config:
     def get(self, name, config, key):
         setattr(self, name, 1)

@@ -1,4 +1,4 @@
-# expect: nothing
+# expect: ambient-state, dynamic-code
 import numpy as np
 def init(n):
     np.random.seed(0)

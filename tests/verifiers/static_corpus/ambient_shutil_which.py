@@ -1,3 +1,3 @@
-# expect: nothing
+# expect: ambient-state
 import shutil
 HAS_GIT = shutil.which("git") is not None

@@ -1,4 +1,4 @@
-# expect: nothing
+# expect: unlisted-call
 import gzip
 import tarfile
 import zipfile

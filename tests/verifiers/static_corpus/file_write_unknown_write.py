@@ -1,4 +1,4 @@
-# expect: nothing
+# expect: file-write
 def emit(x, f, text):
     x.write(text)
     f.flush()

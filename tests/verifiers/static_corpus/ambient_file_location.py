@@ -1,0 +1,3 @@
+# expect: ambient-state
+def where():
+    return __file__.endswith("train.py")

@@ -1,0 +1,4 @@
+# expect: dynamic-lookup
+import os
+def run(apply, cmd):
+    return apply(os, cmd)

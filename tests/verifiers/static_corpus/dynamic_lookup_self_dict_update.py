@@ -1,0 +1,9 @@
+# expect: dynamic-lookup
+class Box:
+    pass
+class Trainer:
+    def __init__(self, y):
+        self.x = y
+        obj = Box()
+        obj.attr = 2
+        self.__dict__.update({"z": 1})

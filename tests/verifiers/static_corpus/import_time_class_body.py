@@ -1,0 +1,4 @@
+# expect: environment
+import os
+class Settings:
+    token = os.environ.get("TOKEN")

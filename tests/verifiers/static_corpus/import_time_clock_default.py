@@ -1,0 +1,4 @@
+# expect: ambient-state
+import time
+def helper(x, started=time.time()):
+    return x

@@ -1,0 +1,3 @@
+# expect: dynamic-import
+def helper(x, y=__import__("os")):
+    return x

@@ -1,0 +1,6 @@
+# expect: module-mutation
+import collections.abc
+import string
+def poison():
+    collections.abc.__all__.append("x")
+    return string.whitespace

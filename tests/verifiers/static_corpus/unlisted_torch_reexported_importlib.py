@@ -1,0 +1,4 @@
+# expect: dynamic-import
+import torch.nn.functional as F
+def load():
+    return F.importlib.import_module("o" + "s")

@@ -1,0 +1,122 @@
+"""Tables of allowed and denied dotted names, and the judge that reads them.
+
+A pattern is dotted; each segment is an ``fnmatch`` pattern over one segment of
+the name, and a segment that starts with ``_`` (private) matches only a pattern
+segment that spells the underscore out.  An *allow* pattern matches a name of
+exactly as many segments (``torch.*`` allows ``torch.zeros``, not
+``torch.hub.load``); a *deny* pattern also covers everything below the name it
+matches (``torch.hub`` denies ``torch.hub.load``).  The most specific entry decides:
+a deny pattern wins over an allow pattern of the same length, and an allow entry
+longer than the deny pattern that covers the name wins over it (``torch.utils`` is
+denied, ``torch.utils.data.*`` allowed).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["AllowList", "Denial", "Table"]
+
+UNLISTED = "unlisted-call"
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """Why a name is not allowed: the rule it breaks and, where useful, the reason."""
+
+    rule: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One package's reviewed entries.
+
+    ``allow`` maps a pattern to the reason it is safe where that is not obvious
+    (empty otherwise); ``deny`` maps a pattern inside an allowed namespace to the
+    rule it breaks and why; ``with_only`` names mode switches allowed only as a
+    ``with`` item or a decorator, where they restore the previous mode.
+    """
+
+    package: str
+    allow: Mapping[str, str]
+    deny: Mapping[str, Denial] = field(default_factory=dict)
+    with_only: frozenset[str] = frozenset()
+
+
+def _segment(pattern: str, part: str) -> bool:
+    if part.startswith("_") and not pattern.startswith("_"):
+        return False
+    return fnmatch.fnmatchcase(part, pattern)
+
+
+def _split(pattern: str) -> tuple[str, ...]:
+    return tuple(pattern.split("."))
+
+
+def _matches(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    return len(pattern) == len(parts) and all(_segment(p, s) for p, s in zip(pattern, parts))
+
+
+def _covers(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    return len(parts) >= len(pattern) and _matches(pattern, parts[: len(pattern)])
+
+
+class AllowList:
+    """Judges a resolved dotted name: ``None`` when it may be reached, else the ``Denial``.
+
+    ``local`` are the repository's top-level modules (and the modules the patch adds):
+    their code is checked in its own right, so reaching it is allowed.  ``extra`` are
+    the repository's own ``allow-calls`` globs (``mypkg.util.*``), matched over the
+    whole name.
+    """
+
+    def __init__(self, tables: Iterable[Table], *, local: Iterable[str] = (), extra: Iterable[str] = ()) -> None:
+        self.tables = tuple(tables)
+        self._local = frozenset(local)
+        self._extra = tuple(extra)
+        self._allow = tuple(_split(p) for t in self.tables for p in t.allow)
+        self._deny = tuple((_split(p), d) for t in self.tables for p, d in t.deny.items())
+        self._with_only = frozenset(n for t in self.tables for n in t.with_only)
+        self._namespaces = frozenset(_prefixes(p for t in self.tables for p in t.allow))
+
+    def judge(self, symbol: str) -> Denial | None:
+        """``None`` if ``symbol`` is allowed (a listed API, a namespace holding one, local code)."""
+        parts = _split(symbol)
+        if symbol.startswith(".") or parts[0] in self._local:
+            return None
+        if any(fnmatch.fnmatchcase(symbol, p) for p in self._extra):
+            return None
+        denied = [(len(p), d) for p, d in self._deny if _covers(p, parts)]
+        allowed = symbol in self._namespaces or any(_matches(p, parts) for p in self._allow)
+        if denied:
+            length, denial = max(denied, key=lambda pair: pair[0])
+            if not allowed or length == len(parts):
+                return denial
+        return None if allowed else Denial(UNLISTED)
+
+    def is_local(self, top: str) -> bool:
+        """Whether ``top`` is one of the repository's own top-level modules."""
+        return top in self._local
+
+    def is_namespace(self, symbol: str) -> bool:
+        """Whether ``symbol`` is a module the tables list members of (``torch.nn``, ``os.path``)."""
+        return symbol in self._namespaces
+
+    def with_only(self, symbol: str) -> bool:
+        """Whether ``symbol`` is a mode switch allowed as a ``with`` item or decorator."""
+        return symbol in self._with_only
+
+
+def _prefixes(patterns: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for pattern in patterns:
+        parts = _split(pattern)
+        for end in range(1, len(parts)):
+            head = parts[:end]
+            if any(any(c in s for c in "*?[") for s in head):
+                break
+            found.add(".".join(head))
+    return found
