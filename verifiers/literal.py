@@ -110,7 +110,10 @@ class LiteralVerifier(Verifier):
             new = self._value(obligation, obligation.new_source, "new")
         except NotALiteral as error:
             return self._unknown(error)
-        old = repr(constant_value(obligation.old_source)) if _is_literal(obligation.old_source) else None
+        old_value = constant_value(obligation.old_source) if _is_literal(obligation.old_source) else _ABSENT
+        old = repr(old_value) if old_value is not _ABSENT else None
+        if old_value is not _ABSENT and type(old_value) in _NUMBERS and type(new) is not type(old_value):
+            return self._retyped(obligation, spec, old_value, new)
         if isinstance(new, bool) or not isinstance(new, (int, float)):
             return Evidence(Level.REFUTED, self.name,
                             f"{obligation.target} = {new!r} is not a number, so it cannot lie within "
@@ -122,9 +125,32 @@ class LiteralVerifier(Verifier):
                         f"{obligation.target} = {new!r} lies outside its bounds [{spec.lo!r}, {spec.hi!r}]",
                         counterexample=Counterexample(obligation.target, old, repr(new)))
 
+    def _retyped(self, obligation: Obligation, spec: Bounds, old: Any, new: Any) -> Evidence:
+        name = obligation.target.rpartition(".")[2]
+        was, now = type(old).__name__, type(new).__name__
+        return Evidence(Level.REFUTED, self.name,
+                        f"{obligation.target} changed type from {was} ({old!r}) to {now} ({new!r}); bounds "
+                        f"[{spec.lo!r}, {spec.hi!r}] allow retuning its value, not its type, which changes what "
+                        f"range(), indexing and arithmetic do with it; keep the literal's type: "
+                        f"{_retype_fix(name, old, new)}",
+                        counterexample=Counterexample(obligation.target, repr(old), repr(new)))
+
     def _unknown(self, error: Exception) -> Evidence:
         return Evidence(Level.UNKNOWN, self.name,
                         f"{error}; write the constant as a literal (e.g. `LR = 3e-4`) so the gate can compare it")
+
+
+_ABSENT: Any = object()
+_NUMBERS = (int, float, bool)
+
+
+def _retype_fix(name: str, old: Any, new: Any) -> str:
+    """``new`` rewritten with ``old``'s type where that is exact, else what to write instead."""
+    if type(new) is float and type(old) is int and new.is_integer():
+        return f"write `{name} = {int(new)!r}`"
+    if type(new) is int and type(old) is float:
+        return f"write `{name} = {new!r}.0`"
+    return f"write a literal of type {type(old).__name__}, as the old `{name} = {old!r}` is"
 
 
 def _is_literal(source: str | None) -> bool:

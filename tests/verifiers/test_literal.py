@@ -95,3 +95,31 @@ def test_equivalence_agrees_with_bitwise_float_identity(a: float, b: float):
 
 def test_other_kinds_are_unknown():
     assert check("X = 1", "X = 1", Kind.INVARIANT).level is Level.UNKNOWN
+
+
+def _batch(old: str, new: str):
+    obligation = Obligation("train.BATCH_SIZE", Kind.BOUNDS, "train.py", "test", ("literal",), old, new,
+                            spec=Bounds("train.BATCH_SIZE", 8, 512))
+    return LiteralVerifier().check(obligation, CONTEXT)
+
+
+@pytest.mark.parametrize("old, new, was, now, fix", [
+    ("BATCH_SIZE = 32", "BATCH_SIZE = 32.0", "int", "float", "`BATCH_SIZE = 32`"),
+    ("BATCH_SIZE = 32", "BATCH_SIZE = 64.0", "int", "float", "`BATCH_SIZE = 64`"),
+    ("BATCH_SIZE = 32", "BATCH_SIZE = 48.5", "int", "float", "a literal of type int"),
+    ("BATCH_SIZE = 32", "BATCH_SIZE = True", "int", "bool", "a literal of type int"),
+    ("BATCH_SIZE = 32.0", "BATCH_SIZE = 64", "float", "int", "`BATCH_SIZE = 64.0`"),
+    ("BATCH_SIZE: int = 2 ** 5", "BATCH_SIZE = 2 ** 5 / 1", "int", "float", "`BATCH_SIZE = 32`"),
+], ids=["int-to-float", "int-to-float-moved", "int-to-fraction", "int-to-bool", "float-to-int", "folded"])
+def test_bounds_refute_a_change_of_type_inside_the_range(old, new, was, now, fix):
+    evidence = _batch(old, new)
+    assert evidence.level is Level.REFUTED, evidence.detail
+    assert f"changed type from {was}" in evidence.detail and f"to {now}" in evidence.detail
+    assert "keep the literal's type" in evidence.detail and fix in evidence.detail
+    assert evidence.counterexample.new == repr(constant_value(new))
+
+
+@pytest.mark.parametrize("old, new", [("BATCH_SIZE = 32", "BATCH_SIZE = 64"), ("BATCH_SIZE = 32", "BATCH_SIZE = 2 ** 9"),
+                                      ("BATCH_SIZE = 32.0", "BATCH_SIZE = 64.5"), (None, "BATCH_SIZE = 16.0")])
+def test_bounds_keep_proving_a_move_that_keeps_the_type(old, new):
+    assert _batch(old, new).level is Level.PROVEN

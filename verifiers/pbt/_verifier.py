@@ -13,6 +13,7 @@ from properties import RULES, Equivalent, Invariant, Kind, Obligation, module_na
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier, Violation
 from verifiers._values import Construct, same
 from verifiers.pbt._boundaries import mine
+from verifiers.pbt._defaults import call_arguments, defaulted_parameters, mask_strategy, omission_note, with_omissions
 from verifiers.pbt._search import Finding, SearchResult, boundary_cases, search
 from verifiers.pbt._signature import Param, Unsupported, init_params, is_method, module_types, parameters, shape
 from verifiers.pbt._strategies import Domain, domain
@@ -34,15 +35,23 @@ class _Judge:
     """Calls old and new through the executor and says whether they disagree."""
 
     def __init__(self, obligation: Obligation, context: Context, callee: str, cls: str | None,
-                 slots: list[_Slot] | None, n_receiver: int) -> None:
+                 slots: list[_Slot] | None, n_receiver: int, omittable: tuple[str, ...] = ()) -> None:
         self.obligation, self.executor, self.callee, self.cls = obligation, context.executor, callee, cls
         self.slots, self.n_receiver = slots, n_receiver
+        self.omittable = omittable  # when set, each input ends with the names its call omits
         self.spec = obligation.spec
         self.pre = getattr(self.spec, "pre", None)
         # What the compared calls did, to tell a real agreement from a vacuous one.
-        self.returned = self.raised = 0
+        self.returned = self.raised = self.omitting = 0
+
+    def omitted(self, values: tuple[Any, ...]) -> tuple[str, ...]:
+        return values[-1] if self.omittable else ()
+
+    def _given(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return values[:-1] if self.omittable else values
 
     def split(self, values: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+        omitted, values = self.omitted(values), self._given(values)
         receiver_values, call_values = values[:self.n_receiver], values[self.n_receiver:]
         receiver_slots = self.slots[:self.n_receiver] if self.slots else []
         receiver = None
@@ -52,12 +61,12 @@ class _Judge:
         call_slots = self.slots[self.n_receiver:] if self.slots and len(self.slots) > self.n_receiver else None
         if call_slots is None:
             return receiver, tuple(call_values), {}
-        args = tuple(v for s, v in zip(call_slots, call_values) if not s.keyword)
-        kwargs = {s.name: v for s, v in zip(call_slots, call_values) if s.keyword}
+        args, kwargs = call_arguments([s.name for s in call_slots], [s.keyword for s in call_slots], call_values,
+                                      omitted)
         return receiver, args, kwargs
 
     def _all_args(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(values[self.n_receiver:])
+        return tuple(self._given(values)[self.n_receiver:])  # pre sees omitted arguments' drawn values too
 
     def admits(self, values: tuple[Any, ...]) -> bool:
         if self.pre is None:
@@ -77,6 +86,7 @@ class _Judge:
         old, new = self.call("old", values), self.call("new", values)
         if OutcomeKind.DIED in (old.kind, new.kind):
             return _death(values, old, new)
+        self.omitting += bool(self.omitted(values))
         self.returned += new.kind is OutcomeKind.RETURNED
         self.raised += new.kind is OutcomeKind.RAISED
         if old.kind is OutcomeKind.RAISED and new.kind is OutcomeKind.RAISED:
@@ -188,8 +198,9 @@ class DifferentialTester(Verifier):
         call = shape(target, module, obligation.new_source, types)
         method = is_method(target, module)
         new_params = parameters(obligation.new_source, method=method)
+        old_params = parameters(obligation.old_source, method=method) if obligation.old_source is not None else []
         if obligation.old_source is not None:
-            old_names = [p.name for p in parameters(obligation.old_source, method=method)]
+            old_names = [p.name for p in old_params]
             if old_names != [p.name for p in new_params]:
                 raise Unsupported(f"the parameters of {target} changed from ({', '.join(old_names)}) to "
                                   f"({', '.join(p.name for p in new_params)}), so old and new cannot be called alike; "
@@ -204,19 +215,29 @@ class DifferentialTester(Verifier):
         inputs = getattr(obligation.spec, "inputs", None) if isinstance(obligation.spec, Equivalent) else None
         receiver = [self._slot(obligation, call.cls, p, types, mined, None, receiver=True) for p in receiver_params]
         receiver = [s for s in receiver if s is not None]
+        omittable = defaulted_parameters(obligation, new_params, old_params)
+        masked = [mask_strategy(omittable)] if omittable else []
         if isinstance(inputs, st.SearchStrategy):
             # the user's tuple supplies every call argument; only the receiver comes from annotations
-            judge = _Judge(obligation, context, call.callee, call.cls, receiver or None, len(receiver))
-            tuple_strategy = st.tuples(*(s.domain.strategy for s in receiver), inputs).map(
-                lambda t: (*t[:-1], *t[-1]))
+            named = [_Slot(p.name, _UNUSED, p.keyword_only) for p in new_params] if omittable else []
+            judge = _Judge(obligation, context, call.callee, call.cls, (receiver + named) or None, len(receiver),
+                           omittable)
+            n = len(receiver)
+            tuple_strategy = st.tuples(*(s.domain.strategy for s in receiver), inputs, *masked).map(
+                lambda t: (*t[:n], *t[n], *t[n + 1:]))
             return _PositionalJudge(judge, len(new_params)), tuple_strategy, None
         slots = [self._slot(obligation, None, p, types, mined, inputs) for p in new_params]
         slots = receiver + [s for s in slots if s is not None]
-        judge = _Judge(obligation, context, call.callee, call.cls, slots, len(receiver))
-        strategies = [s.domain.strategy for s in slots]
+        judge = _Judge(obligation, context, call.callee, call.cls, slots, len(receiver), omittable)
+        strategies = [s.domain.strategy for s in slots] + masked
         if any(s.domain.simple is _USER for s in slots):
             return judge, strategies, None
-        return judge, strategies, boundary_cases([s.domain.boundaries for s in slots], [s.domain.simple for s in slots])
+        simple = [s.domain.simple for s in slots]
+        cases = boundary_cases([s.domain.boundaries for s in slots], simple)
+        if omittable:
+            index = {s.name: i for i, s in enumerate(slots) if not s.receiver}
+            cases = with_omissions(cases, index, simple, omittable)
+        return judge, strategies, cases
 
     def _slot(self, obligation: Obligation, cls: str | None, param: Param, types: Any, mined: Any,
               inputs: Any, *, receiver: bool = False) -> _Slot | None:
@@ -249,7 +270,15 @@ class DifferentialTester(Verifier):
                 f"vacuous: {obligation.target} raised on every one of the {inner.raised} inputs tried, on both "
                 "sides, so agreeing says nothing about what it computes; state inputs that reach its normal path "
                 "(pre= or inputs= in the property file)")
-        return Evidence(Level.PASSED, self.name, self._passed_detail(obligation, context, result, seconds))
+        if inner.omittable and inner.omitting == 0:
+            return self._unknown(f"no call omitting the defaulted parameters of {obligation.target} "
+                                 f"({', '.join(inner.omittable)}) ran within the {context.timeout:g}s budget, so a "
+                                 "changed default is untested; raise the budget")
+        detail = self._passed_detail(obligation, context, result, seconds)
+        if inner.omittable:
+            detail += (f"; {inner.omitting} of the calls omitted defaulted parameters "
+                       f"({', '.join(inner.omittable)}), so each side evaluated its own defaults")
+        return Evidence(Level.PASSED, self.name, detail)
 
     def _passed_detail(self, obligation: Obligation, context: Context, result: SearchResult, seconds: float) -> str:
         what = "old and new agree" if obligation.kind is Kind.EQUIVALENT else "the invariant holds"
@@ -277,7 +306,8 @@ class DifferentialTester(Verifier):
         found = (f"first found at boundary case {result.boundary_cases}, then {result.examples} generated inputs"
                  if result.from_sweep else f"found after {result.boundary_cases} boundary cases and "
                  f"{result.examples} generated inputs")
-        detail = (f"{replay.message}: {call}; old {replay.old}, new {replay.new} ({found}, seed {context.seed}"
+        detail = (f"{replay.message}: {call}{omission_note(judge.omitted(finding.values))}; old {replay.old}, "
+                  f"new {replay.new} ({found}, seed {context.seed}"
                   f"{', shrunk by hypothesis' if result.shrunk else ''}{notes})")
         return Evidence(Level.REFUTED, self.name, detail, counterexample=Counterexample(
             call, replay.old, replay.new, f"sandbox check ... --seed {context.seed}"))
@@ -302,6 +332,7 @@ class _UserSupplied:
 
 
 _USER: Any = _UserSupplied()
+_UNUSED = Domain(st.nothing(), (), None)  # a named slot whose values come from the user's tuple strategy
 
 
 class _PositionalJudge:
@@ -314,20 +345,25 @@ class _PositionalJudge:
         return self.inner.admits(values)
 
     def judge(self, values: tuple[Any, ...]) -> Finding | None:
-        if len(values) - self.inner.n_receiver != self.arity:
-            return Finding(values, f"the inputs= strategy drew {len(values) - self.inner.n_receiver} values, but "
+        drawn = len(self.inner._given(values)) - self.inner.n_receiver
+        if drawn != self.arity:
+            return Finding(values, f"the inputs= strategy drew {drawn} values, but "
                                    f"{self.inner.obligation.target} takes {self.arity}", fatal=True, level=Level.UNKNOWN)
         return self.inner.judge(values)
 
     def split(self, values: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
         return self.inner.split(values)
 
+    def omitted(self, values: tuple[Any, ...]) -> tuple[str, ...]:
+        return self.inner.omitted(values)
+
 
 def _show_call(obligation: Obligation, judge: Any, values: tuple[Any, ...]) -> str:
     receiver, args, kwargs = judge.split(values)
     inner = judge.inner if isinstance(judge, _PositionalJudge) else judge
     names = [s.name for s in inner.slots[inner.n_receiver:] if not s.keyword] if inner.slots and len(inner.slots) > inner.n_receiver else []
-    parts = [f"{n}={_show(v)}" for n, v in zip(names, args)] if len(names) == len(args) else [_show(a) for a in args]
+    # positional arguments are the first positional parameters: those after an omitted one go by keyword
+    parts = [f"{n}={_show(v)}" for n, v in zip(names, args)] if len(names) >= len(args) else [_show(a) for a in args]
     parts += [f"{k}={_show(v)}" for k, v in kwargs.items()]
     if receiver is None:
         return f"{obligation.target}({', '.join(parts)})"

@@ -11,6 +11,7 @@ from typing import Any
 from properties import Kind
 from verifiers._contract import Context, Outcome, OutcomeKind
 from verifiers._values import same
+from verifiers.smt._defaults import call_arguments
 from verifiers.smt._types import BOOL, FLOAT, INT
 
 __all__ = ["Replay", "Replayer", "show_call"]
@@ -27,8 +28,8 @@ def _show(value: Any) -> str:
 
 
 def show_call(plan_: Any, values: list[Any]) -> str:
-    """The call a person can type: ``train.f(x=3, y=-1)``."""
-    inner = ", ".join(f"{n}={_show(v)}" for n, v in zip(plan_.names, values))
+    """The call a person can type: ``train.f(x=3, y=-1)``; omitted (defaulted) arguments are left out."""
+    inner = ", ".join(f"{n}={_show(v)}" for n, v in zip(plan_.names, values) if n not in plan_.omitted)
     return f"{plan_.obligation.target}({inner})"
 
 
@@ -64,8 +65,7 @@ class Replayer:
         self.spec = obligation.spec
 
     def _call(self, side: str, values: list[Any]) -> Outcome:
-        args = tuple(v for v, k in zip(values, self.plan.keyword_only) if not k)
-        kwargs = {n: v for n, v, k in zip(self.plan.names, values, self.plan.keyword_only) if k}
+        args, kwargs = call_arguments(self.plan.names, self.plan.keyword_only, values, self.plan.omitted)
         return self.executor.call(side, self.callee, args, kwargs)  # type: ignore[union-attr]
 
     def replay(self, values: list[Any]) -> Replay:

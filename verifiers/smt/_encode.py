@@ -10,6 +10,7 @@ from typing import Any
 import z3
 
 from properties import Kind, Obligation, module_name
+from verifiers.smt._defaults import defaults_of, side_arguments
 from verifiers.smt._lambdas import body_of, lambda_node
 from verifiers.smt._module import ModuleInfo, module_info
 from verifiers.smt._translate import Exit, Translator, and_, or_, truth
@@ -20,7 +21,11 @@ __all__ = ["Encoded", "Plan", "encode", "is_float_obligation", "plan"]
 
 @dataclass
 class Plan:
-    """The parsed pieces of an obligation, independent of the float semantics."""
+    """The parsed pieces of an obligation, independent of the float semantics.
+
+    ``defaulted`` names the parameters with a default on either side (equivalence only);
+    ``omitted`` those the call being checked leaves out, so each side uses its own default.
+    """
 
     obligation: Obligation
     names: list[str]
@@ -32,6 +37,8 @@ class Plan:
     new_info: ModuleInfo
     pre: Any = None
     post: Any = None
+    defaulted: list[str] = field(default_factory=list)
+    omitted: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -83,6 +90,9 @@ def plan(obligation: Obligation, before: str | None, after: str | None) -> Plan:
     kinds = [param_kind(p.annotation, p.arg, new_fn.lineno) for p in params]
     result = Plan(obligation, [p.arg for p in params], kinds, [False] * len(args.args) + [True] * len(args.kwonlyargs),
                   old_fn, new_fn, module_info(module, before), module_info(module, after))
+    if obligation.kind is Kind.EQUIVALENT:
+        with_default = defaults_of(new_fn).keys() | defaults_of(old_fn).keys()
+        result.defaulted = [name for name in result.names if name in with_default]
     spec = obligation.spec
     if getattr(spec, "pre", None) is not None:
         result.pre = lambda_node(spec.pre, "pre")  # type: ignore[union-attr]
@@ -155,13 +165,25 @@ def encode(plan_: Plan, ops: Any, *, unroll_limit: int, depth: int, timeout_ms: 
     bounds.pre = pre
     translate = lambda info: Translator(info, ops, depth=depth, loop_bound=bounds,  # noqa: E731
                                         unroll_limit=unroll_limit)
-    new_exits = translate(plan_.new_info).call(plan_.new_fn, list(inputs))
-    old_exits = translate(plan_.old_info).call(plan_.old_fn, list(inputs)) if plan_.old_fn is not None else []
+    new_exits = _exits(plan_, translate(plan_.new_info), plan_.new_fn, inputs, "new")
+    old_exits = _exits(plan_, translate(plan_.old_info), plan_.old_fn, inputs, "old") \
+        if plan_.old_fn is not None else []
     if plan_.obligation.kind is Kind.EQUIVALENT:
         failure = z3.Not(_agree(_grouped(old_exits, ops), _grouped(new_exits, ops), ops))
     else:
         failure = _violated(plan_, ops, env, bounds, old_exits, _grouped(new_exits, ops))
     return Encoded(and_(pre, failure), pre, inputs, ops, bounds.used)
+
+
+def _exits(plan_: Plan, translator: Translator, fn: ast.FunctionDef, inputs: list[Sym], role: str) -> list[Exit]:
+    """How ``fn`` ends when called with ``inputs``, the omitted ones replaced by ``fn``'s own defaults."""
+    if not plan_.omitted:
+        return translator.call(fn, list(inputs))
+    bound = side_arguments(translator, fn, plan_.names, inputs, plan_.omitted, role)
+    if bound is None:  # Python: "missing required argument"
+        return [Exit(z3.BoolVal(True), raised="TypeError")]
+    values, ok = bound
+    return translator.call(fn, values, ok)
 
 
 def _grouped(exits: list[Exit], ops: Any) -> list[Exit]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import itertools
 import threading
 import time
@@ -13,6 +14,7 @@ import z3
 from properties import Kind, Obligation
 from verifiers._contract import Context, Counterexample, Evidence, Level, Verifier
 from verifiers.smt._check import Replayer, show_call
+from verifiers.smt._defaults import omissions
 from verifiers.smt._encode import Plan, encode, is_float_obligation, plan
 from verifiers.smt._floats import Ieee, Uninterpreted, float_of_model
 from verifiers.smt._types import BOOL, FLOAT, INT, Unsupported
@@ -50,7 +52,7 @@ class SmtProver(Verifier):
         deadline = time.monotonic() + min(context.timeout, self.timeout_cap)
         try:
             plan_ = plan(obligation, context.before.get(obligation.path), context.after.get(obligation.path))
-            return self._prove(plan_, context, deadline)
+            return self._prove_calls(plan_, context, deadline)
         except Unsupported as error:
             return self._unknown(f"{obligation.target} is outside the smt subset: {error}; "
                                  "the hypothesis tester can still judge it")
@@ -59,6 +61,23 @@ class SmtProver(Verifier):
 
     def _unknown(self, detail: str) -> Evidence:
         return Evidence(Level.UNKNOWN, self.name, detail)
+
+    def _prove_calls(self, plan_: Plan, context: Context, deadline: float) -> Evidence:
+        """The call giving every argument, then the calls omitting defaulted ones: all must be proved."""
+        evidence = self._prove(plan_, context, deadline)
+        shown: list[str] = []
+        for omitted in omissions(plan_.defaulted):
+            if evidence.level is not Level.PROVEN:
+                return evidence
+            shown.append(", ".join(n for n in plan_.names if n in omitted))
+            answer = self._prove(dataclasses.replace(plan_, omitted=omitted), context, deadline)
+            if answer.level is not Level.PROVEN:
+                return dataclasses.replace(answer, detail=f"for calls omitting {shown[-1]} (each side using its own "
+                                                          f"default): {answer.detail}")
+        if shown:
+            return dataclasses.replace(evidence, detail=f"{evidence.detail}; likewise for the calls omitting defaulted "
+                                                         f"parameters ({'; '.join(shown)}), each side using its own")
+        return evidence
 
     def _encode(self, plan_: Plan, ops: Any, deadline: float) -> Any:
         return encode(plan_, ops, unroll_limit=self.unroll_limit, depth=self.inline_depth,
