@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from verifiers.static._allowlist import TABLES, AllowList, Denial
+from verifiers.static._allowlist import MODULES, TABLES, AllowList, Denial
 from verifiers.static._names import is_known
 
 __all__ = ["OPENERS", "SOURCE_RULES", "Hit", "Rulebook", "names_harness", "opens_for_writing"]
@@ -177,7 +177,7 @@ class Rulebook:
 
     def __init__(self, forbidden_names: Mapping[str, str], allowlist: AllowList | None = None) -> None:
         self._forbidden = dict(forbidden_names)
-        self.allowlist = allowlist or AllowList(TABLES)
+        self.allowlist = allowlist or AllowList(TABLES, modules=MODULES)
 
     def hits(self, symbol: str, import_time: bool) -> list[Hit]:
         """Every named rule ``symbol`` breaks; ``import_time`` says the reference runs on import."""

@@ -44,11 +44,6 @@ class Finding:
         return (self.rule, self.symbol, self.scope)
 
 
-def _is_module_name(symbol: str, allowlist) -> bool:
-    """A listed namespace that is a module (``torch.nn``), not a class listed for its methods."""
-    return allowlist.is_namespace(symbol) and not symbol.rsplit(".", 1)[-1][:1].isupper()
-
-
 def _stdlib(module: str) -> bool:
     """Standard-library modules import without effects (bar a few listed ones); their uses are judged."""
     top = module.split(".")[0]
@@ -270,7 +265,7 @@ class _Scanner(cst.CSTVisitor):
         hits = self._unlisted(symbol)
         if hits and called and self._rules.allowlist.with_only(symbol) and self._restored(outer):
             return []
-        if not hits and not called and _is_module_name(symbol, self._rules.allowlist) and self._passed_on(node):
+        if not hits and not called and self._rules.allowlist.is_module(symbol) and self._passed_on(node):
             return [Hit("dynamic-lookup", "module-value")]
         return hits
 
@@ -411,9 +406,7 @@ class _Scanner(cst.CSTVisitor):
 
     # -- state that outlives a call -------------------------------------------------------
     def _is_module(self, symbol: str) -> bool:
-        allowlist = self._rules.allowlist
-        return allowlist.is_namespace(symbol) or symbol in sys.stdlib_module_names or (
-            "." not in symbol and allowlist.is_local(symbol))
+        return self._rules.allowlist.is_module(symbol) or self._rules.allowlist.is_namespace(symbol)
 
     def _shared_write(self, node: cst.CSTNode, receiver: cst.BaseExpression) -> None:
         if self._import_time(node):

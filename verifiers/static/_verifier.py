@@ -10,7 +10,7 @@ import libcst as cst
 
 from properties import RULES, Kind, Obligation, module_name
 from verifiers._contract import Context, Evidence, Level, Verifier, Violation
-from verifiers.static._allowlist import TABLES, AllowList
+from verifiers.static._allowlist import MODULES, TABLES, AllowList
 from verifiers.static._rules import SOURCE_RULES, Rulebook
 from verifiers.static._scan import Finding, scan
 from verifiers.static._shadow import shadowed_module
@@ -94,7 +94,8 @@ def _policy(obligation: Obligation, context: Context) -> Evidence:
 def _rulebook(context: Context) -> Rulebook:
     """The named rules plus the allow-list, with the repository's own modules and patterns."""
     touched = {module_name(p).split(".")[0] for p in (*context.before, *context.after) if p.endswith(".py")}
-    allowlist = AllowList(TABLES, local=context.policy.local_modules | touched, extra=context.policy.allow_calls)
+    allowlist = AllowList(TABLES, local=context.policy.local_modules | touched, extra=context.policy.allow_calls,
+                          modules=MODULES)
     return Rulebook(context.policy.forbidden_names, allowlist)
 
 

@@ -6,13 +6,14 @@ One reviewed table per package (``_python``, ``_numpy``, ``_torch``, ``_jax``,
 """
 
 from verifiers.static._allowlist._jax import JAX
+from verifiers.static._allowlist._module_names import MODULES
 from verifiers.static._allowlist._numpy import NUMPY
 from verifiers.static._allowlist._others import OTHERS
 from verifiers.static._allowlist._python import BUILTINS, STDLIB
 from verifiers.static._allowlist._table import AllowList, Denial, Table
 from verifiers.static._allowlist._torch import TORCH
 
-__all__ = ["TABLES", "AllowList", "Denial", "Table"]
+__all__ = ["MODULES", "TABLES", "AllowList", "Denial", "Table"]
 
 #: The tables that ship with the tool, in the order docs/policy.md lists them.
 TABLES: tuple[Table, ...] = (BUILTINS, STDLIB, NUMPY, TORCH, JAX, OTHERS)

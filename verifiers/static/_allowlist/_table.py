@@ -14,6 +14,7 @@ denied, ``torch.utils.data.*`` allowed).
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -73,7 +74,8 @@ class AllowList:
     whole name.
     """
 
-    def __init__(self, tables: Iterable[Table], *, local: Iterable[str] = (), extra: Iterable[str] = ()) -> None:
+    def __init__(self, tables: Iterable[Table], *, local: Iterable[str] = (), extra: Iterable[str] = (),
+                 modules: Mapping[str, str] | None = None) -> None:
         self.tables = tuple(tables)
         self._local = frozenset(local)
         self._extra = tuple(extra)
@@ -81,6 +83,12 @@ class AllowList:
         self._deny = tuple((_split(p), d) for t in self.tables for p, d in t.deny.items())
         self._with_only = frozenset(n for t in self.tables for n in t.with_only)
         self._namespaces = frozenset(_prefixes(p for t in self.tables for p in t.allow))
+        self._namespaces |= frozenset(p[:-2] for t in self.tables for p in t.allow
+                                      if p.endswith(".*") and not any(c in p[:-2] for c in "*?["))
+        self._modules = {name: _module_denial(name, target) for name, target in (modules or {}).items()
+                         if name not in self._namespaces}
+        self._module_names = frozenset((modules or {}).values()) | frozenset(modules or {}) | frozenset(
+            t.package for t in self.tables if t.package.isidentifier())
 
     def judge(self, symbol: str) -> Denial | None:
         """``None`` if ``symbol`` is allowed (a listed API, a namespace holding one, local code)."""
@@ -90,6 +98,8 @@ class AllowList:
         if any(fnmatch.fnmatchcase(symbol, p) for p in self._extra):
             return None
         denied = [(len(p), d) for p, d in self._deny if _covers(p, parts)]
+        denied += [(k, self._modules[".".join(parts[:k])]) for k in range(1, len(parts) + 1)
+                   if ".".join(parts[:k]) in self._modules]
         allowed = symbol in self._namespaces or any(_matches(p, parts) for p in self._allow)
         if denied:
             length, denial = max(denied, key=lambda pair: pair[0])
@@ -101,6 +111,11 @@ class AllowList:
         """Whether ``top`` is one of the repository's own top-level modules."""
         return top in self._local
 
+    def is_module(self, symbol: str) -> bool:
+        """Whether ``symbol`` names a module (rather than a class or function) that the tables know."""
+        return symbol in self._module_names or symbol in sys.stdlib_module_names or (
+            "." not in symbol and self.is_local(symbol))
+
     def is_namespace(self, symbol: str) -> bool:
         """Whether ``symbol`` is a module the tables list members of (``torch.nn``, ``os.path``)."""
         return symbol in self._namespaces
@@ -108,6 +123,14 @@ class AllowList:
     def with_only(self, symbol: str) -> bool:
         """Whether ``symbol`` is a mode switch allowed as a ``with`` item or decorator."""
         return symbol in self._with_only
+
+
+def _module_denial(name: str, target: str) -> Denial:
+    """A module an allowed namespace holds: another library's, or a submodule no table lists."""
+    if target != name:
+        return Denial(UNLISTED, f"it is the module `{target}`, which `{name.rsplit('.', 1)[0]}` imports for "
+                                "itself; import what you need by its own name so the policy sees it")
+    return Denial(UNLISTED, "a submodule whose contents no table lists; use the names its package exports")
 
 
 def _prefixes(patterns: Iterable[str]) -> set[str]:
