@@ -109,9 +109,6 @@ class Verdict:
             "files": [{"path": d.path, "status": d.status} for d in self.changes.files],
             "unchecked": [{"path": p, "why": why} for p, why in self.unchecked],
             "obligations": [o.to_json() for o in self.outcomes],
-            "violations": [
-                {"rule": v.rule, "path": v.path, "line": v.line, "message": v.message, "fix": v.fix}
-                for v in self.violations
-            ],
+            "violations": [v.to_json() for v in self.violations],
             "certificate": self.certificate.to_json(),
         }

@@ -116,13 +116,14 @@ class StateWrites:
         if self._class_parameter(base):
             return Owner.CLASS, base.value
         assignments = self._assignments(base)
-        if not assignments or any(not isinstance(a.scope, meta.GlobalScope) for a in assignments):
-            return None
-        if all(isinstance(getattr(a, "node", None), (cst.Import, cst.ImportFrom)) for a in assignments):
+        if assignments and all(isinstance(getattr(a, "node", None), (cst.Import, cst.ImportFrom))
+                               for a in assignments):
             symbols = [s for s in self._resolve(receiver) if is_known(s)]
             if not symbols or all(self._is_module(s) for s in symbols):
                 return None
             return Owner.OTHER, sorted(symbols)[0]
+        if not assignments or any(not isinstance(a.scope, meta.GlobalScope) for a in assignments):
+            return None
         if any(isinstance(a, meta.BuiltinAssignment) for a in assignments):
             return None
         return Owner.MODULE, base.value
