@@ -106,3 +106,14 @@ def test_the_module_table_matches_the_installed_libraries() -> None:
 def test_modules_held_by_an_allowed_namespace_are_not_allowed_through_it(symbol: str) -> None:
     denial = ALLOW.judge(symbol)
     assert denial is not None and denial.rule == "unlisted-call", symbol
+
+
+def test_docs_policy_lists_the_tables_as_they_are() -> None:
+    from pathlib import Path
+
+    from verifiers.static._allowlist._docs import BEGIN, END, render
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text(encoding="utf-8")
+    section = text.partition(BEGIN)[2].partition(END)[0]
+    assert section.strip() == render().strip(), (
+        "docs/policy.md is out of date with the tables; run `python -m verifiers.static._allowlist._docs`")
