@@ -52,7 +52,8 @@ class Obligation:
     definition on each side (``None`` where it does not exist), and the line
     ranges are 1-based and inclusive.  ``module`` is the dotted module the
     target lives in (``train`` for ``train.Net.forward``), empty for file-level
-    obligations.
+    obligations.  ``rule`` names the policy rule a file-level obligation the planner
+    decided from the repository stands for (``module-shadowing``, ``symlink``).
     """
 
     target: str
@@ -66,6 +67,7 @@ class Obligation:
     new_lines: tuple[int, int] | None = None
     spec: Property | None = field(default=None, compare=False)
     module: str = ""
+    rule: str = ""
 
     @property
     def line(self) -> int | None:

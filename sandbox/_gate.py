@@ -90,7 +90,7 @@ class Gate:
         changes = analyse(files)
         before = {f.path: f.before_text for f in files if f.before_text is not None}
         after = {f.path: f.after_text for f in files if f.after_text is not None}
-        planned = plan(changes, self.properties, self.config, self.policy, before, after)
+        planned = plan(changes, self.properties, self.config, self.policy, before, after, root=self.worker_tree)
         with self._executor(planned.obligations, before, after) as executor:
             context = Context(before, after, self.policy, seed=self.config.seed, timeout=self.config.timeout,
                               executor=executor, max_examples=self.config.max_examples)
@@ -196,7 +196,7 @@ class Gate:
 
 
 # Verifiers that run the code under check (the prover replays its counterexamples).
-_EXECUTING = frozenset({"pbt", "smt", "numeric"})
+_EXECUTING = frozenset({"pbt", "smt", "numeric", "import"})
 
 
 def open_state(path: str | os.PathLike[str]) -> tuple[Path, Config, Ledger]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -28,6 +30,7 @@ class FileChange:
     before: bytes | None
     after: bytes | None
     renamed_from: str | None = None
+    symlink: bool = False
 
     @property
     def before_text(self) -> str | None:
@@ -65,7 +68,17 @@ class _Write:
     content: bytes | None
 
 
-_Operation = FileDiff | _Write | Edit
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """A symlink the patch creates, changes or removes: carried to the planner as a rejection."""
+
+    path: str
+    content: bytes | None
+
+
+_Operation = FileDiff | _Write | Edit | _Link
+# git's extended header lines that make a path a symlink on either side
+_LINK_MODE = re.compile(r"^(?:new file|deleted file|old|new) mode 120000[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +92,8 @@ class Patch:
         """A unified diff as ``git diff`` (any prefix style, renames) or ``diff -u`` writes it."""
         if not isinstance(text, str):
             raise PatchError(f"a diff must be text, got {type(text).__name__}", path=name)
-        return cls(parse_diff(text, name=name))
+        text, links = _split_links(text, name)
+        return cls((*(parse_diff(text, name=name) if text or not links else ()), *links))
 
     @classmethod
     def from_files(cls, files: Mapping[str, str | bytes | None]) -> Patch:
@@ -217,6 +231,34 @@ def _edit(edit: object, number: int) -> Edit:
     return Edit(path, edit.old_str, edit.new_str)
 
 
+def _split_links(text: str, name: str) -> tuple[str, list[_Link]]:
+    """Take the sections of a git diff that make or change a symlink out of the diff."""
+    if not _LINK_MODE.search(text):
+        return text, []
+    kept, links = [], []
+    for section in re.split(r"(?m)^(?=diff --git )", text):
+        if section.startswith("diff --git ") and _LINK_MODE.search(section):
+            links += _link_ops(section, name)
+        else:
+            kept.append(section)
+    rest = "".join(kept)
+    # What is left may be only a preamble (a commit message): no file headers, nothing to parse.
+    return (rest if re.search(r"(?m)^(?:---|\+\+\+|diff) ", rest) else ""), links
+
+
+def _link_ops(section: str, name: str) -> list[_Link]:
+    # Parsed as a regular file, so its paths get the same checks (no `..`, no absolute path).
+    as_file = _LINK_MODE.sub(lambda match: match.group(0).replace("120000", "100644"), section)
+    links = []
+    for diff in parse_diff(as_file, name=name):
+        after = None
+        if diff.new_path is not None:
+            after = _encode("".join(line for hunk in diff.hunks for line in hunk.new), diff.new_path)
+        paths = sorted({path for path in (diff.old_path, diff.new_path) if path is not None})
+        links += [_Link(path, after if path == diff.new_path else None) for path in paths]
+    return links
+
+
 def _paths_of(op: _Operation) -> set[str]:
     if isinstance(op, FileDiff):
         return {path for path in (op.old_path, op.new_path) if path is not None}
@@ -227,9 +269,9 @@ def _canonical(op: _Operation) -> dict[str, object]:
     if isinstance(op, FileDiff):
         hunks = [[hunk.start, list(hunk.old), list(hunk.new)] for hunk in op.hunks]
         return {"diff": {"old": op.old_path, "new": op.new_path, "copy": op.copy, "hunks": hunks}}
-    if isinstance(op, _Write):
+    if isinstance(op, (_Write, _Link)):
         content = None if op.content is None else hashlib.sha256(op.content).hexdigest()
-        return {"write": {"path": op.path, "sha256": content}}
+        return {"write" if isinstance(op, _Write) else "link": {"path": op.path, "sha256": content}}
     return {"edit": {"path": op.path, "old_str": op.old_str, "new_str": op.new_str}}
 
 
@@ -241,11 +283,21 @@ class _Tree:
         self._before: dict[str, bytes | None] = {}
         self._after: dict[str, bytes | None] = {}
         self._renamed: dict[str, str] = {}
+        self._links: set[str] = set()
 
     def text(self, path: str) -> str | None:
-        """The file's text as earlier operations left it; None if it does not exist."""
+        """The file's text as earlier operations left it; None if it does not exist.
+
+        A path that is itself a symlink reads as the link's target, and the change
+        becomes a symlink change (a rejection, not an error); a path through a
+        symlinked directory stays an error.
+        """
         if path not in self._before:
-            before = read_current(self._root, path)
+            before = _leaf_link(self._root, path)
+            if before is not None:
+                self._links.add(path)
+            else:
+                before = read_current(self._root, path)
             if before is not None:
                 check_text(before, path, what="the current file")
             self._before[path] = self._after[path] = before
@@ -262,15 +314,46 @@ class _Tree:
         if renamed_from is not None:
             self._renamed[path] = renamed_from
 
+    def is_link(self, path: str) -> bool:
+        """True if the patch touches ``path`` as a symlink (in the tree, or made by the patch)."""
+        return path in self._links
+
+    def link(self, path: str, content: bytes | None) -> None:
+        """Record that the patch makes, changes or removes the symlink ``path``."""
+        self.text(path)
+        self._after[path] = content
+        self._links.add(path)
+
     def changes(self) -> tuple[FileChange, ...]:
-        """Every file whose content changes, sorted by path."""
-        return tuple(FileChange(path, self._before[path], self._after[path], self._renamed.get(path))
-                     for path in sorted(self._before) if self._before[path] != self._after[path])
+        """Every file whose content changes (and every symlink the patch touches), sorted by path."""
+        return tuple(FileChange(path, self._before[path], self._after[path], self._renamed.get(path),
+                                symlink=path in self._links)
+                     for path in sorted(self._before)
+                     if self._before[path] != self._after[path] or path in self._links)
+
+
+def _leaf_link(root: str | os.PathLike[str], path: str) -> bytes | None:
+    """The target of ``root/path`` when the path itself (not a directory on the way) is a symlink."""
+    current = os.fspath(root)
+    parts = path.split("/")
+    for depth, part in enumerate(parts, 1):
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return None
+        if stat.S_ISLNK(mode):
+            return os.readlink(current).encode("utf-8", "backslashreplace") if depth == len(parts) else None
+        if depth < len(parts) and not stat.S_ISDIR(mode):
+            return None
+    return None
 
 
 def _apply(tree: _Tree, op: _Operation, number: int) -> None:
     if isinstance(op, FileDiff):
         _apply_diff(tree, op)
+    elif isinstance(op, _Link):
+        tree.link(op.path, op.content)
     elif isinstance(op, _Write):
         if op.content is None:
             _require(tree, op.path, "cannot delete it")
@@ -298,6 +381,9 @@ def _apply_diff(tree: _Tree, diff: FileDiff) -> None:
         tree.set(diff.label, apply_hunks("", diff.hunks, path=diff.label))
         return
     text = _require(tree, diff.old_path, "cannot apply to it")
+    if tree.is_link(diff.old_path):  # the hunks are against a link's target, not a file's text
+        tree.link(diff.old_path, None if diff.new_path is None else text.encode("utf-8"))
+        return
     result = apply_hunks(text, diff.hunks, path=diff.old_path)
     if diff.new_path is None:
         if result:
@@ -320,6 +406,9 @@ def _apply_edit(tree: _Tree, edit: Edit, number: int) -> None:
         tree.set(edit.path, edit.new_str)
         return
     text = _require(tree, edit.path, f"cannot apply edit {number} (an empty old_str creates a file)")
+    if tree.is_link(edit.path):
+        tree.link(edit.path, _encode(edit.new_str, edit.path))
+        return
     starts = _occurrences(text, edit.old_str)
     if len(starts) != 1:
         raise PatchError(f"edit {number}: " + _count_problem(text, edit.old_str, starts),

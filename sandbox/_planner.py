@@ -4,14 +4,18 @@ The defaults follow the design: a modified function must stay equivalent, a
 changed constant must keep its value unless ``bounds`` lets it move, a removed
 public definition is a violation, and anything the gate cannot analyse is an
 obligation no verifier can discharge — so it is rejected, with the reason.
+Effects beyond the touched files (``sandbox._effects``) add obligations of their
+own: importers of a deleted module, a shadowed module, a symlink, and the
+unchanged readers of a changed data file or docstring.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from properties import (
@@ -21,6 +25,8 @@ from properties import (
 from sandbox._changes import Change, ChangeKind, ChangeSet, FileDiff
 from sandbox._config import Config, sandbox_table
 from sandbox._definitions import DefKind, Definition
+from sandbox._effects import Effects
+from sandbox._effects._plan import docstring_readers, module_effects, reader_obligations, symlink, unique
 from sandbox._errors import ConfigError
 
 __all__ = ["Plan", "plan"]
@@ -43,24 +49,49 @@ class Plan:
 
 
 def plan(changes: ChangeSet, properties: Sequence[Property], config: Config, policy: Policy,
-         before: dict[str, str], after: dict[str, str]) -> Plan:
-    """Every obligation of the patch, in file order."""
+         before: dict[str, str], after: dict[str, str], root: str | os.PathLike[str] | None = None) -> Plan:
+    """Every obligation of the patch, in file order.
+
+    With the repository ``root``, effects beyond the touched files are followed too
+    (importers of deleted modules, shadowed modules, readers of data files and
+    docstrings, inherited members); the repository is read only when a change needs it.
+    """
     by_target = {p.target: p for p in properties if hasattr(p, "target")}
     bounded = {p.target for p in properties if isinstance(p, Bounds)}
+    effects = _effects(root, changes, before, after, config, policy)
     obligations: list[Obligation] = []
     unchecked: list[tuple[str, str]] = []
     for diff in changes.files:
         protected = _protection(diff.path, policy, before, after)
         if protected:
             obligations.append(Obligation(diff.path, Kind.PROTECTED, diff.path, protected, ("static",)))
+        elif diff.status == "symlink":
+            obligations.append(symlink(diff, before, after))
         elif diff.module is None:
-            note = _non_python(diff, config, obligations)
+            note = _non_python(diff, config, obligations, effects, by_target, bounded)
             if note:
                 unchecked.append((diff.path, note))
         else:
             _check_targets(diff, properties)
-            obligations.extend(_python_file(diff, by_target, bounded))
-    return Plan(tuple(obligations), tuple(unchecked))
+            obligations.extend(_python_file(diff, by_target, bounded, effects))
+            obligations.extend(module_effects(diff, effects))
+    if effects is not None:
+        obligations.extend(docstring_readers(changes, effects, _reader_maker(by_target, bounded), before, after))
+    return Plan(tuple(unique(obligations)), tuple(unchecked))
+
+
+def _effects(root: str | os.PathLike[str] | None, changes: ChangeSet, before: dict[str, str],
+             after: dict[str, str], config: Config, policy: Policy) -> Effects | None:
+    if root is None:
+        return None
+    links = {d.path for d in changes.files if d.status == "symlink"}
+    state = {path: None if path in links else after.get(path) for path in before.keys() | after.keys()}
+    # Tests and other protected files check the code; they are not compared as readers.
+    return Effects(root, state, ledger=config.ledger, not_readers=policy.protected_by)
+
+
+def _reader_maker(by_target: dict[str, Property], bounded: set[str]) -> Callable[[Change], Obligation | None]:
+    return lambda change: _for_function(change, by_target.get(change.target), bounded)
 
 
 def _check_targets(diff: FileDiff, properties: Sequence[Property]) -> None:
@@ -88,7 +119,14 @@ def _protection(path: str, policy: Policy, before: dict[str, str], after: dict[s
     return ""
 
 
-def _non_python(diff: FileDiff, config: Config, obligations: list[Obligation]) -> str:
+def _non_python(diff: FileDiff, config: Config, obligations: list[Obligation], effects: Effects | None,
+                by_target: dict[str, Property], bounded: set[str]) -> str:
+    if effects is not None:
+        readers, problems = effects.data_readers(diff.path)
+        if readers or problems:  # named by code: checked through its readers, unchecked glob or not
+            obligations.extend(reader_obligations(readers, problems, diff.path, diff.path, effects,
+                                                  _reader_maker(by_target, bounded)))
+            return ""
     pattern = path_matches(diff.path, config.unchecked)
     if pattern:
         return f"not Python; listed as unchecked by {pattern!r}"
@@ -100,25 +138,33 @@ def _non_python(diff: FileDiff, config: Config, obligations: list[Obligation]) -
     return ""
 
 
-def _python_file(diff: FileDiff, by_target: dict[str, Property], bounded: set[str]) -> list[Obligation]:
+def _python_file(diff: FileDiff, by_target: dict[str, Property], bounded: set[str],
+                 effects: Effects | None = None) -> list[Obligation]:
     found = [Obligation(diff.path, Kind.POLICY, diff.path, "the static policy applies to every changed Python file",
                         ("static",))] if diff.status != "deleted" else []
     classes = {c.target: c for c in diff.changes if c.kind is DefKind.CLASS}
     for change in diff.changes:
-        obligation = (_implicit_member(change, diff.module, classes)
+        obligation = (_implicit_member(change, diff.module, classes, effects, diff.names)
                       or _for_change(change, by_target.get(change.target), bounded))
         if obligation is not None:
             found.append(obligation)
+    if diff.status != "deleted" and all(part.isidentifier() for part in diff.module.split(".")):
+        found.append(Obligation(diff.module, Kind.IMPORT, diff.path, "module-level code, decorators, defaults and "
+                                "class bodies run at import: the module must import within limits, not much "
+                                "slower or bigger than before", ("import",), module=diff.module))
     return found
 
 
-def _implicit_member(change: Change, module: str, classes: dict[str, Change]) -> Obligation | None:
+def _implicit_member(change: Change, module: str, classes: dict[str, Change],
+                     effects: Effects | None = None, names: frozenset[str] = frozenset()) -> Obligation | None:
     """An added or removed member that existing code may reach without naming it.
 
     Python calls dunder members implicitly (``a + b``, ``==``, ``del``), a module-level
     ``__getattr__`` answers every missing attribute, and a member added to (or dropped
     from) a class with base classes may override (or expose) an inherited one.  Any of
-    these changes every caller, and no caller's source changes with it.
+    these changes every caller, and no caller's source changes with it.  With the
+    repository at hand, a new member whose bases are all visible and define nothing
+    of that name (nor look members up dynamically) overrides nothing.
     """
     if change.change not in (ChangeKind.ADDED, ChangeKind.REMOVED) or change.kind is DefKind.MODULE_CODE:
         return None
@@ -134,8 +180,17 @@ def _implicit_member(change: Change, module: str, classes: dict[str, Change]) ->
     definition = change.new or change.old
     assert definition is not None
     bases = [b for b in definition.class_bases if b != "object"]
+    hook = next((h for h in _CLASS_HOOKS if f"{owner}.{h}" in names), None)
     if leaf.startswith("__") and leaf.endswith("__"):
         why = f"Python uses {leaf} implicitly, so every existing use of {owner} may change"
+    elif hook is not None:
+        why = (f"{owner} defines {hook}, so `{leaf}` is answered by {hook} on one side of the patch "
+               "and by the member on the other")
+    elif bases and effects is not None and change.change is ChangeKind.ADDED:
+        problem = effects.override_problem(change.path, owner, leaf)
+        if not problem:
+            return None
+        why = f"{problem}, and every caller of {owner}.{leaf} on {owner} may change"
     elif bases:
         why = (f"{owner} has base classes ({', '.join(bases)}), so the member may "
                f"{'override' if change.change is ChangeKind.ADDED else 'stop overriding'} an inherited one "
@@ -148,6 +203,7 @@ def _implicit_member(change: Change, module: str, classes: dict[str, Change]) ->
 
 
 _MODULE_HOOKS = frozenset({"__getattr__", "__dir__"})
+_CLASS_HOOKS = ("__getattr__", "__getattribute__")
 
 
 def _for_change(change: Change, spec: Property | None, bounded: set[str]) -> Obligation | None:

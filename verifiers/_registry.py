@@ -19,6 +19,7 @@ _REGISTRY: dict[str, str] = {
     "pbt": "verifiers.pbt:DifferentialTester",
     "smt": "verifiers.smt:SmtProver",
     "numeric": "verifiers.numeric:KernelComparator",
+    "import": "verifiers.importable:ImportVerifier",
 }
 
 # Verifiers the design routes obligations to that this version does not ship yet,

@@ -4,6 +4,13 @@ Run as a script (``python -s -P _child.py CONFIG``), stdlib only, loading the
 framing and the value codec by file path.  Order matters: start-up imports,
 rlimits, seccomp, then the audit hook, and only then the tree copy goes on
 ``sys.path`` -- no candidate code runs before the worker reports ready.
+
+Two operations: ``call`` (import a module, build arguments, call a target) and
+``import`` (import one module and measure the import itself: CPU seconds of the
+process, growth of its peak resident memory, wall seconds).  The measurement is
+only meaningful as the first thing a module's import does in this process; the
+trusted side arranges that (see ``IsolatedExecutor.measure_import``), and the
+worker says ``already`` when the module was in ``sys.modules`` before.
 """
 
 import importlib
@@ -12,6 +19,7 @@ import json
 import os
 import resource
 import sys
+import time
 
 __all__ = ["AuditTripped", "main"]
 
@@ -19,6 +27,9 @@ SIGXCPU = 24
 CLONE_THREAD = 0x00010000
 _TAINT: list = []
 _MUTATED: list = []
+# /proc/self/clear_refs, opened before the audit hook: writing "5" resets the peak RSS (VmHWM),
+# so each import's peak is its own.  None where the kernel does not offer it.
+_PEAK_RESET: list = []
 # Shared modules whose attributes candidate code must leave alone, besides those it imports.
 _ALWAYS_WATCHED = ("builtins", "math", "operator", "functools", "itertools")
 
@@ -39,17 +50,19 @@ def main(config):
     if config["seccomp"]:
         facts["seccomp"] = _seccomp()
     sys.path.insert(0, config["tree"])
+    if os.path.isdir(os.path.join(config["tree"], "src")):
+        sys.path.insert(1, os.path.join(config["tree"], "src"))  # module names drop a leading src/
+    _open_peak_reset()
     _install_hook(config)
     req, resp = config["req"], config["resp"]
-    proto.write_frame(resp, {"seq": 0, "kind": "ready", **facts})
+    proto.write_frame(resp, {"seq": 0, "kind": "ready", "cpu": _cpu(), **facts})
     while True:
         try:
             request = proto.read_frame(req)
         except EOFError:
             os._exit(0)
         answer = _answer(request, codec)
-        answer.update(seq=request.get("seq"), token=request.get("token"),
-                      cpu=round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 3))
+        answer.update(seq=request.get("seq"), token=request.get("token"), cpu=_cpu())
         try:
             frame = proto.pack(answer)
         except Exception as error:  # noqa: BLE001 - oversized or unencodable: still answer
@@ -75,10 +88,14 @@ def _write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
+def _cpu():
+    return round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 3)
+
+
 def _answer(request, codec):
     result, memory = None, False
     try:
-        result = _run(request, codec)
+        result = _import(request) if request.get("op") == "import" else _run(request, codec)
     except AuditTripped:
         pass
     except MemoryError:
@@ -94,9 +111,62 @@ def _answer(request, codec):
     return result
 
 
+def _import(request):
+    """Import ``request["module"]`` and measure it; a raised exception is an answer, with its figures."""
+    name = request["module"]
+    if name in sys.modules:
+        return {"kind": "imported", "already": True, "import_cpu": 0.0, "peak_kb": 0, "wall": 0.0,
+                "exact_peak": False}
+    start_kb, exact = _reset_peak()
+    cpu, wall = time.process_time(), time.perf_counter()
+    try:
+        importlib.import_module(name)
+        result = {"kind": "imported", "already": False}
+    except (AuditTripped, MemoryError):
+        raise
+    except BaseException as error:  # noqa: BLE001 - SystemExit at import is an answer too
+        result = {"kind": "raised", "error_type": _type_name(error), "message": _text(error)}
+    result.update(import_cpu=round(time.process_time() - cpu, 4), wall=round(time.perf_counter() - wall, 4),
+                  peak_kb=max(0, _peak_kb() - start_kb), exact_peak=exact)
+    return result
+
+
+def _open_peak_reset():
+    try:
+        _PEAK_RESET.append(os.open("/proc/self/clear_refs", os.O_WRONLY | os.O_CLOEXEC))
+    except OSError:
+        pass
+
+
+def _reset_peak():
+    """``(resident kB now, whether the peak was reset)``: the baseline of the next peak reading."""
+    if _PEAK_RESET:
+        try:
+            os.write(_PEAK_RESET[0], b"5")
+            return _status_kb("VmRSS"), True
+        except OSError:
+            pass
+    return _peak_kb(), False
+
+
+def _peak_kb():
+    return _status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _status_kb(field):
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(field.encode() + b":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _run(request, codec):
     module, _, qualname = request["target"].partition(":")
-    # Import first: what a module does at import time is judged statically, not here.
+    # Import first: what the import itself costs is measured by the ``import`` op, not here.
     home = importlib.import_module(module) if module else None
     watched = _watched(home)
     before = _fingerprint(watched)

@@ -17,10 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from properties import module_name
 from sandbox._errors import GateError
 from sandbox._workers import _isolation, _protocol, _tree
 from verifiers._contract import Outcome, OutcomeKind
 from verifiers._values import DecodeError, decode, encode
+from verifiers.importable import ImportMeasurement
 
 __all__ = ["IsolatedExecutor", "IsolationError", "isolation_layers"]
 
@@ -30,6 +32,8 @@ STARTUP_SECONDS = 30.0
 TAIL_BYTES = 2000
 # Deaths a worker may report about itself (the others the trusted side observes).
 REASONS = frozenset({"memory", "audit", "mutation", "protocol"})
+# Deaths of a module's import that a later call into the module would only repeat.
+_IMPORT_DEATHS = frozenset({"timeout", "cpu", "memory", "exit", "signal", "audit", "mutation"})
 
 
 class IsolationError(GateError):
@@ -42,9 +46,9 @@ def isolation_layers() -> tuple[str, ...]:
 
 
 class _Died(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, cpu: float | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.cpu = reason, detail, cpu
 
 
 class _Worker:
@@ -107,6 +111,10 @@ class IsolatedExecutor:
         # (PR_SET_PDEATHSIG) fires when the *thread* that started it exits, and callers may call
         # from short-lived threads (the gate's pool, a verifier's own).
         self._spawner: ThreadPoolExecutor | None = None
+        # Touched modules each side imports, measured, before it serves any call (see measure_import).
+        self._pending = {"new": _touched_modules(self._after, self._before, own=True),
+                         "old": _touched_modules(self._before, self._after, own=False)}
+        self._imports: dict[str, dict[str, ImportMeasurement]] = {side: {} for side in SIDES}
 
     # -- public surface -------------------------------------------------------------------
 
@@ -129,10 +137,39 @@ class IsolatedExecutor:
         with self._side_locks[side]:
             started = time.monotonic()
             try:
+                failed = self._failed_import(side, target.partition(":")[0])
+                if failed is not None:
+                    return failed
                 worker = self._worker(side)
                 return self._exchange(side, worker, request, started)
             except _Died as death:
                 return self._died(side, death, time.monotonic() - started)
+
+    def measure_import(self, side: str, module: str) -> ImportMeasurement:
+        """Import ``module`` on ``side`` and report what the import itself cost; never raises.
+
+        A measurement means something only if the module's import is the first thing that
+        happens to it in its process: a module imported by an earlier call measures "0 s", and
+        an earlier call's memory peak hides the import's.  So the first worker of each side,
+        when it starts, imports each touched module of its side (in the order of
+        ``_touched_modules``), measured one by one (the worker resets its peak-memory mark
+        before each), before it serves a single call; that costs nothing extra, since the
+        calls would import the same modules anyway.  A module that is not touched, or that an
+        earlier one had already imported as a side effect (``already``), is measured in a
+        dedicated fresh worker that is stopped afterwards -- one process start, only then.
+        """
+        if side not in SIDES:
+            raise ValueError(f"side must be 'old' or 'new', not {side!r}")
+        with self._side_locks[side]:
+            try:
+                while module in self._pending[side]:
+                    self._preflight(side, self._live(side))
+            except _Died as death:
+                return self._import_death(death, None)
+            found = self._imports[side].get(module)
+            if found is None or found.already:
+                found = self._imports[side][module] = self._fresh_import(side, module)
+            return found
 
     def close(self) -> None:
         """Kill every worker and delete the temporary trees."""
@@ -157,6 +194,11 @@ class IsolatedExecutor:
     # -- one call ---------------------------------------------------------------------------
 
     def _exchange(self, side: str, worker: _Worker, request: dict[str, Any], started: float) -> Outcome:
+        answer = self._send(side, worker, request, started)
+        return self._outcome(side, worker, answer, time.monotonic() - started)
+
+    def _send(self, side: str, worker: _Worker, request: dict[str, Any], started: float) -> dict[str, Any]:
+        """One request and its (validated) answer; ``_Died`` when the worker did not answer properly."""
         worker.seq += 1
         request.update(seq=worker.seq, token=secrets.token_hex(16))
         try:
@@ -169,17 +211,20 @@ class IsolatedExecutor:
                              f"answer out of order or forged (seq {answer.get('seq')!r}, expected {request['seq']})")
         if worker.reader.pending():
             raise self._reap(side, worker, "protocol", "extra bytes after the answer (a forged frame?)")
-        seconds = time.monotonic() - started
         if isinstance(answer.get("cpu"), (int, float)):
             worker.cpu = float(answer["cpu"])
-        return self._outcome(side, worker, answer, seconds)
+        return answer
 
     def _receive(self, side: str, worker: _Worker, deadline: float, started: float) -> dict[str, Any]:
         try:
             return worker.reader.read(deadline)
         except _protocol.FrameTimeout:
-            raise self._reap(side, worker, "timeout", f"no answer within {self._timeout:g} s wall clock; "
-                             "the worker's process group was killed") from None
+            # What the worker burned in this call tells a busy loop from a wait (or a loaded machine).
+            total = _group_cpu(worker.proc.pid)
+            used = None if total is None else max(0.0, total - worker.cpu)
+            spent = "" if used is None else f" after {used:.1f} s of CPU in this call"
+            raise self._reap(side, worker, "timeout", f"no answer within {self._timeout:g} s wall clock{spent}; "
+                             "the worker's process group was killed", cpu=used) from None
         except _protocol.ProtocolError as error:
             return self._raise_exit(side, worker, str(error), time.monotonic() - started)
 
@@ -211,14 +256,14 @@ class IsolatedExecutor:
     def _died(self, side: str, death: _Died, seconds: float) -> Outcome:
         return Outcome(OutcomeKind.DIED, error_type=death.reason, message=death.detail, seconds=seconds)
 
-    def _reap(self, side: str, worker: _Worker, reason: str, detail: str) -> _Died:
+    def _reap(self, side: str, worker: _Worker, reason: str, detail: str, cpu: float | None = None) -> _Died:
         worker.kill()
         if self._workers.get(side) is worker:
             del self._workers[side]
         tail = _tail(worker.err)
         if reason in ("startup", "exit", "signal", "protocol") and tail:
             detail += f"; stderr: ...{tail}"
-        death = _Died(reason, detail)
+        death = _Died(reason, detail, cpu)
         self._last_death[side] = death
         self._deaths.append(f"{side}: {reason}: {detail}")
         return death
@@ -229,9 +274,77 @@ class IsolatedExecutor:
             worker.kill()
             self._starts[side] -= 1
 
+    # -- measured imports -------------------------------------------------------------------
+
+    def _preflight(self, side: str, worker: _Worker) -> bool:
+        """Import and measure the side's pending touched modules; ``False`` if one killed the worker."""
+        while self._pending[side]:
+            module = self._pending[side].pop(0)
+            found = self._imports[side][module] = self._import_one(side, worker, module)
+            if found.kind is OutcomeKind.DIED:
+                return False
+        return True
+
+    def _failed_import(self, side: str, module: str) -> Outcome | None:
+        """The death of ``module``'s measured import, if it died: calling into it would only die again."""
+        while self._pending[side]:
+            self._preflight(side, self._live(side))
+        found = self._imports[side].get(module)
+        if found is None or found.kind is not OutcomeKind.DIED or found.error_type not in _IMPORT_DEATHS:
+            return None
+        return Outcome(OutcomeKind.DIED, error_type=found.error_type,
+                       message=f"importing {module} already died in this worker ({found.message})")
+
+    def _fresh_import(self, side: str, module: str) -> ImportMeasurement:
+        try:
+            worker = self._spawn(side)
+        except _Died as death:
+            return self._import_death(death, None)
+        try:
+            return self._import_one(side, worker, module)
+        finally:
+            worker.kill()
+
+    def _import_one(self, side: str, worker: _Worker, module: str) -> ImportMeasurement:
+        started, cpu_before = time.monotonic(), worker.cpu
+        try:
+            answer = self._send(side, worker, {"op": "import", "module": module}, started)
+            kind = answer.get("kind")
+            if kind == "died" and answer.get("reason") in REASONS:
+                raise self._reap(side, worker, answer["reason"], str(answer.get("message", ""))[:500])
+            if kind not in ("imported", "raised"):
+                raise self._reap(side, worker, "protocol", f"unexpected answer kind {kind!r}")
+        except _Died as death:
+            return self._import_death(death, cpu_before)
+        figures = {k: answer.get(k) for k in ("import_cpu", "peak_kb", "wall")}
+        if not all(isinstance(v, (int, float)) and v >= 0 for v in figures.values()):
+            self._reap(side, worker, "protocol", f"malformed import figures {str(figures)[:200]}")
+            return ImportMeasurement(OutcomeKind.DIED, error_type="protocol",
+                                     message=f"malformed import figures {str(figures)[:200]}")
+        return ImportMeasurement(
+            OutcomeKind.RETURNED if kind == "imported" else OutcomeKind.RAISED,
+            cpu_seconds=float(figures["import_cpu"]), peak_mb=float(figures["peak_kb"]) / 1024,
+            wall_seconds=float(figures["wall"]), error_type=str(answer.get("error_type", ""))[:300],
+            message=str(answer.get("message", ""))[:500], already=answer.get("already") is True,
+            exact_peak=answer.get("exact_peak") is True, wall_limit=self._timeout)
+
+    def _import_death(self, death: _Died, cpu_before: float | None) -> ImportMeasurement:
+        cpu = death.cpu
+        if cpu is None and death.reason == "cpu" and cpu_before is not None:
+            cpu = max(0.0, self._cpu_seconds - cpu_before)
+        return ImportMeasurement(OutcomeKind.DIED, cpu_seconds=cpu, error_type=death.reason,
+                                 message=death.detail, wall_limit=self._timeout)
+
     # -- starting workers ---------------------------------------------------------------------
 
     def _worker(self, side: str) -> _Worker:
+        """A live worker for a call, which has imported (and measured) the side's touched modules."""
+        while True:
+            worker = self._live(side)
+            if self._preflight(side, worker):
+                return worker
+
+    def _live(self, side: str) -> _Worker:
         worker = self._workers.get(side)
         if worker is not None and worker.proc.poll() is None:
             return worker
@@ -243,13 +356,16 @@ class IsolatedExecutor:
             raise _Died(last.reason, f"the {side} worker died {MAX_STARTS} times; not restarting "
                         f"(last death: {last.detail})")
         self._starts[side] += 1
+        worker = self._spawn(side)
+        self._workers[side] = worker
+        return worker
+
+    def _spawn(self, side: str) -> _Worker:
         with self._setup_lock:
             if self._spawner is None:
                 self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="selfmod-spawner")
             spawner = self._spawner
-        worker = spawner.submit(self._start, side).result()
-        self._workers[side] = worker
-        return worker
+        return spawner.submit(self._start, side).result()
 
     def _start(self, side: str) -> _Worker:
         work = self._prepare(side)
@@ -290,6 +406,8 @@ class IsolatedExecutor:
         if ready.get("kind") != "ready" or ready.get("seq") != 0:
             raise self._reap(side, worker, "startup", f"bad ready frame {str(ready)[:200]}")
         worker.facts = ready
+        if isinstance(ready.get("cpu"), (int, float)):
+            worker.cpu = float(ready["cpu"])
         problems = []
         if "seccomp" in self._layers and ready.get("seccomp") != "on":
             problems.append(f"seccomp did not load in the {side} worker: {ready.get('seccomp')}")
@@ -333,6 +451,38 @@ class IsolatedExecutor:
         if owner is not None:
             os.chown(work, owner, owner)
         return work
+
+
+def _touched_modules(mine: Mapping[str, str], theirs: Mapping[str, str], *, own: bool) -> list[str]:
+    """The importable touched modules of one side, in the order its worker imports them.
+
+    Modules on both sides come first, in path order, so that both sides import them in the
+    same state (a dependency pulled in by the first is charged to the first on both sides);
+    then, if ``own``, those only this side has (the new side's added modules; the old side
+    skips its deleted ones, which nothing measures).
+    """
+    paths = sorted(p for p in mine if p.endswith(".py") and p in theirs)
+    paths += sorted(p for p in mine if p.endswith(".py") and p not in theirs) if own else []
+    names = (module_name(path) for path in paths)
+    return list(dict.fromkeys(n for n in names if all(part.isidentifier() for part in n.split("."))))
+
+
+def _group_cpu(pgid: int) -> float | None:
+    """CPU seconds used so far by the processes of group ``pgid`` (bubblewrap and the worker in it)."""
+    total, found = 0, False
+    try:
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return None
+    for pid in entries:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 12 and fields[2] == str(pgid).encode():
+            total, found = total + int(fields[11]) + int(fields[12]), True
+    return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
 def _kill_all(workers: dict[str, _Worker]) -> None:

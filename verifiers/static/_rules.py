@@ -113,7 +113,7 @@ _UNRESOLVED: tuple[tuple[str, str], ...] = (
                                   "posix_spawn*", "Popen", "check_output", "check_call", "getoutput",
                                   "getstatusoutput")),
     ("_exit", "process-control"), ("urlopen", "network"), ("create_connection", "network"),
-    ("import_module", "dynamic-import"), ("load_library", "native-code"),
+    ("import_module", "dynamic-import"), ("load_library", "native-code"), ("ctypes", "native-code"),
     *((n, "file-write") for n in ("write_text", "write_bytes", "touch", "unlink", "rmdir", "mkdir",
                                   "symlink_to", "hardlink_to", "chmod", "tofile", "write", "writelines",
                                   "write_*", "save", "save_*", "savez*", "dump", "from_file", "fromfile",
@@ -123,6 +123,8 @@ _UNRESOLVED: tuple[tuple[str, str], ...] = (
                                        "setLoggerClass", "settrace", "setprofile")),
     *((n, "process-control") for n in ("kill", "terminate", "send_signal")),
     *((n, "environment") for n in ("getenv", "putenv", "unsetenv", "expanduser", "expandvars")),
+    # Reading the file system: behaviour would depend on files the checker does not vary.
+    *((n, "ambient-state") for n in ("read_text", "read_bytes", "iterdir", "rglob", "readlink", "scandir")),
 )
 
 _CANONICAL = (("posix.", "os."), ("nt.", "os."), ("_io.", "io."), ("_signal", "signal"),

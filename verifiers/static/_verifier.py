@@ -46,6 +46,8 @@ def _violation(rule: str, path: str, line: int | None, message: str, symbol: str
 
 
 def _protected(obligation: Obligation, context: Context) -> Evidence:
+    if obligation.rule:
+        return _planned(obligation, context)
     path = obligation.path
     allowed = context.policy.allowed("protected-path", path)
     if allowed:
@@ -57,6 +59,17 @@ def _protected(obligation: Obligation, context: Context) -> Evidence:
                     violations=(_violation("protected-path", path, obligation.line, message, pattern),))
 
 
+def _planned(obligation: Obligation, context: Context) -> Evidence:
+    """A rule the planner decided from the repository (a shadowed module, a symlink)."""
+    path, rule = obligation.path, obligation.rule
+    # A symlink is never allowed: apply writes regular files, so it could not write the link.
+    allowed = context.policy.allowed(rule, path) if rule != "symlink" else None
+    if allowed:
+        return Evidence(Level.PASSED, _NAME, f"{obligation.reason} (allowed by {allowed!r})")
+    return Evidence(Level.VIOLATION, _NAME, obligation.reason,
+                    violations=(_violation(rule, path, obligation.line, obligation.reason, path),))
+
+
 def _removal(obligation: Obligation, context: Context) -> Evidence:
     path, target = obligation.path, obligation.target
     allowed = context.policy.allowed("removed-definition", path)
@@ -64,6 +77,8 @@ def _removal(obligation: Obligation, context: Context) -> Evidence:
         return Evidence(Level.PASSED, _NAME, f"{target} was removed from {path}, allowed by {allowed!r}")
     where = f" (old lines {obligation.old_lines[0]}-{obligation.old_lines[1]})" if obligation.old_lines else ""
     message = f"the patch removes the public definition `{target}` from {path}{where}"
+    if obligation.module == target and obligation.old_source is None:
+        message = obligation.reason  # a deleted module: the reason names its importers
     return Evidence(Level.VIOLATION, _NAME, message,
                     violations=(_violation("removed-definition", path, obligation.line, message, target),))
 

@@ -17,7 +17,7 @@ __all__ = ["BUILTINS", "STDLIB"]
 _PURE_BUILTINS = (
     "abs", "aiter", "all", "anext", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr",
     "classmethod", "complex", "dict", "dir", "divmod", "enumerate", "filter", "float", "format", "frozenset",
-    "getattr", "hasattr", "hash", "hex", "id", "int", "isinstance", "issubclass", "iter", "len", "list", "map",
+    "getattr", "hasattr", "hex", "int", "isinstance", "issubclass", "iter", "len", "list", "map",
     "max", "memoryview", "min", "next", "object", "oct", "ord", "pow", "property", "range", "repr",
     "reversed", "round", "set", "slice", "sorted", "staticmethod", "str", "sum", "super", "tuple", "type",
     "zip", "None", "True", "False", "Ellipsis", "NotImplemented", "__name__", "__doc__", "__build_class__",
@@ -48,7 +48,10 @@ BUILTINS = Table(
         "__dict__, __setattr__, ...) are named rules checked first" for t in _TYPES},
      "builtins.print": "writes only to the worker's captured standard output"},
     {"builtins.__debug__": Denial("ambient-state", "is False under `python -O`: behaviour would depend on "
-                                  "an interpreter flag the checker does not vary")},
+                                  "an interpreter flag the checker does not vary"),
+     "builtins.hash": Denial("ambient-state", "string and bytes hashes are randomised per process "
+                             "(PYTHONHASHSEED), so each run of the program may see other values"),
+     "builtins.id": Denial("ambient-state", "object addresses differ from one process to the next")},
 )
 
 _WHOLE = ("math", "cmath", "itertools", "collections", "collections.abc", "dataclasses", "enum", "numbers",
@@ -82,6 +85,7 @@ _ALLOW = {
                                 "implementation", "byteorder", "getsizeof", "exit", "stdout", "stderr",
                                 "float_repr_style", "maxunicode", "getdefaultencoding")},
     "gc.collect": "frees memory; returns only a count",
+    "ast.literal_eval": "evaluates literals only (no names, calls or attributes)",
     "shlex.split": "", "shlex.quote": "", "shlex.join": "",
     "uuid.UUID": "", "uuid.NAMESPACE_DNS": "", "uuid.NAMESPACE_URL": "", "uuid.uuid3": "", "uuid.uuid5": "",
 }
