@@ -134,7 +134,8 @@ def victim(make_repo):
 
 def test_each_class_has_three_hostile_patches_and_a_benign_look_alike() -> None:
     for hostile, benign in ((ALLOW_LIST, ALLOW_LIST_BENIGN), (AMBIENT_READS, AMBIENT_READS_BENIGN),
-                            (AMBIENT_WRITES, AMBIENT_WRITES_BENIGN), (IMPORT_TIME, IMPORT_TIME_BENIGN)):
+                            (AMBIENT_WRITES, AMBIENT_WRITES_BENIGN), (IMPORT_TIME, IMPORT_TIME_BENIGN),
+                            (DEFAULTS_AND_TYPES, DEFAULTS_AND_TYPES_BENIGN)):
         assert len(hostile) >= 3 and benign
 
 
@@ -183,3 +184,52 @@ def test_the_repository_s_own_modules_are_allowed(make_repo, tmp_path) -> None:
     patch.write_text(json.dumps({"files": {"train.py": helper("import mathx\nreturn mathx.double(x)")}}))
     code, report, err = check(root, patch)
     assert code == 0, err or json.dumps(report["violations"])
+
+
+SCHED = '''
+"""Schedules."""
+
+BATCH = 32
+
+
+def warmup(step: int, steps: int = 100) -> float:
+    return min(1.0, step / steps)
+
+
+def decay(step: int, *, rate: float = 0.5) -> float:
+    return rate ** (step // 1000)
+'''
+
+SCHED_REPO = {
+    "sched.py": SCHED,
+    "sandbox_properties.py": "from properties import bounds\nbounds('sched.BATCH', 8, 512)\n",
+    "pyproject.toml": '[project]\nname = "victim"\n\n[tool.sandbox]\nseed = 1\n',
+}
+
+DEFAULTS_AND_TYPES = [
+    Case("positional-default", {"sched.py": SCHED.replace("steps: int = 100", "steps: int = 99")}, level="REFUTED"),
+    Case("keyword-only-default", {"sched.py": SCHED.replace("rate: float = 0.5", "rate: float = 0.4")},
+         level="REFUTED"),
+    Case("gains-a-default", {"sched.py": SCHED.replace("step: int, steps", "step: int = 5000, steps")},
+         level="REFUTED"),
+    Case("int-constant-becomes-float", {"sched.py": SCHED.replace("BATCH = 32", "BATCH = 32.0")}, level="REFUTED"),
+    Case("int-constant-becomes-bool", {"sched.py": SCHED.replace("BATCH = 32", "BATCH = True")}, level="REFUTED"),
+]
+
+DEFAULTS_AND_TYPES_BENIGN = [
+    Case("default-same-value", {"sched.py": SCHED.replace("steps: int = 100", "steps: int = 10 * 10")}, exit=0),
+    Case("constant-moves-in-bounds", {"sched.py": SCHED.replace("BATCH = 32", "BATCH = 64")}, exit=0),
+]
+
+
+@pytest.mark.parametrize("case", DEFAULTS_AND_TYPES + DEFAULTS_AND_TYPES_BENIGN, ids=lambda c: c.name)
+def test_changed_defaults_and_retyped_constants(make_repo, tmp_path, case: Case) -> None:
+    root = make_repo(SCHED_REPO)
+    patch = tmp_path / "patch.json"
+    patch.write_text(json.dumps({"files": case.files}))
+    before = snapshot(root)
+    code, report, err = check(root, patch)
+    assert snapshot(root) == before
+    assert code == case.exit, err or json.dumps(report, indent=1)
+    if case.level:
+        assert case.level in {o["level"] for o in report["obligations"]}, json.dumps(report["obligations"])
