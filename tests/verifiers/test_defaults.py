@@ -15,9 +15,8 @@ from tests.verifiers.test_pbt import check as pbt_check
 from tests.verifiers.test_smt import check as smt_check
 from verifiers import Context, Level
 from verifiers.pbt import DifferentialTester
-from verifiers.pbt._defaults import call_arguments as pbt_arguments
+from verifiers._calls import call_arguments
 from verifiers.pbt._defaults import masks, with_omissions
-from verifiers.smt._defaults import call_arguments as smt_arguments
 from verifiers.smt._defaults import omissions
 
 SCALE = "def scale(x: float, factor: float = 1.0) -> float:\n    return x * factor\n"
@@ -139,9 +138,8 @@ def test_omission_plans_and_call_building():
     assert omissions([]) == [] and omissions(["k"]) == [frozenset({"k"})]
     assert omissions(["k", "m"]) == [frozenset({"k", "m"}), frozenset({"k"}), frozenset({"m"})]
     assert masks(["k", "m"]) == [(), ("k", "m"), ("k",), ("m",)]
-    for build in (smt_arguments, pbt_arguments):
-        assert build(["a", "k", "m", "z"], [False, False, False, True], [1, 2, 3, 4], frozenset({"k"})) == \
-            ((1,), {"m": 3, "z": 4})
+    assert call_arguments(["a", "k", "m", "z"], [False, False, False, True], [1, 2, 3, 4], frozenset({"k"})) == \
+        ((1,), {"m": 3, "z": 4})
     cases = list(with_omissions([(0, 0), (1, 0), (0, 5)], {"x": 0, "k": 1}, [0, 0], ["k"]))
     assert cases == [(0, 0, ()), (1, 0, ()), (0, 5, ()), (0, 0, ("k",)), (1, 0, ("k",))]
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from properties import Kind, Obligation
 from verifiers.pbt._signature import Param
 
-__all__ = ["OMISSION_CASES", "call_arguments", "defaulted_parameters", "mask_strategy", "masks", "omission_note",
+__all__ = ["OMISSION_CASES", "defaulted_parameters", "mask_strategy", "masks", "omission_note",
            "with_omissions"]
 
 OMISSION_CASES = 24
@@ -76,19 +76,3 @@ def with_omissions(cases: Iterable[tuple[Any, ...]], index: Mapping[str, int], s
             yield (*blanked, mask)
             if len(seen) >= limit:
                 break
-
-
-def call_arguments(names: Sequence[str], keyword: Sequence[bool], values: Sequence[Any],
-                   omitted: Sequence[str]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Positional arguments up to the first omitted one, the rest by keyword; omitted ones left out."""
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    by_keyword = False
-    for name, is_keyword, value in zip(names, keyword, values):
-        if name in omitted:
-            by_keyword = True
-        elif is_keyword or by_keyword:
-            kwargs[name] = value
-        else:
-            args.append(value)
-    return tuple(args), kwargs

@@ -10,10 +10,11 @@ from typing import Any
 from hypothesis import strategies as st
 
 from properties import RULES, Equivalent, Invariant, Kind, Obligation, module_name
+from verifiers._calls import call_arguments
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier, Violation
 from verifiers._values import Construct, same
 from verifiers.pbt._boundaries import mine
-from verifiers.pbt._defaults import call_arguments, defaulted_parameters, mask_strategy, omission_note, with_omissions
+from verifiers.pbt._defaults import defaulted_parameters, mask_strategy, omission_note, with_omissions
 from verifiers.pbt._search import Finding, SearchResult, boundary_cases, search
 from verifiers.pbt._signature import Param, Unsupported, init_params, is_method, module_types, parameters, shape
 from verifiers.pbt._strategies import Domain, domain

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from properties import Kind
+from verifiers._calls import call_arguments
 from verifiers._contract import Context, Outcome, OutcomeKind
 from verifiers._values import same
-from verifiers.smt._defaults import call_arguments
 from verifiers.smt._types import BOOL, FLOAT, INT
 
 __all__ = ["Replay", "Replayer", "show_call"]

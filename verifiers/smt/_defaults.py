@@ -17,7 +17,7 @@ import z3
 from verifiers.smt._translate import Translator, and_
 from verifiers.smt._types import Sym, Unsupported, Value
 
-__all__ = ["call_arguments", "defaults_of", "omissions", "side_arguments"]
+__all__ = ["defaults_of", "omissions", "side_arguments"]
 
 
 def defaults_of(fn: ast.FunctionDef | None) -> dict[str, ast.expr]:
@@ -37,22 +37,6 @@ def omissions(defaulted: Sequence[str]) -> list[frozenset[str]]:
         return []
     alone = [frozenset({name}) for name in defaulted] if len(defaulted) > 1 else []
     return [frozenset(defaulted), *alone]
-
-
-def call_arguments(names: Sequence[str], keyword_only: Sequence[bool], values: Sequence[Any],
-                   omitted: frozenset[str]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Positional arguments up to the first omitted one, the rest by keyword; omitted ones left out."""
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    by_keyword = False
-    for name, keyword, value in zip(names, keyword_only, values):
-        if name in omitted:
-            by_keyword = True
-        elif keyword or by_keyword:
-            kwargs[name] = value
-        else:
-            args.append(value)
-    return tuple(args), kwargs
 
 
 def side_arguments(translator: Translator, fn: ast.FunctionDef, names: Sequence[str], inputs: Sequence[Sym],
