@@ -179,9 +179,9 @@ def _timeout(module: str, new: ImportMeasurement, old: ImportMeasurement | None,
     allowed = limits.cpu(old)
     limit = f"the {new.wall_limit:g} s" if new.wall_limit else "the"
     if new.cpu_seconds is not None and new.cpu_seconds > allowed:
-        return Ruling(Level.REFUTED, f"importing {module} did not finish within {limit} wall-clock limit and had "
-                                     f"burned {_cpu(new.cpu_seconds)} of CPU by then, over the {_cpu(allowed)} "
-                                     f"allowed{_where_old(old)}; an import must not loop or compute at length")
+        return Ruling(Level.REFUTED, f"importing {module} was stopped unfinished after burning "
+                                     f"{_cpu(new.cpu_seconds)} of CPU, over the {_cpu(allowed)} allowed"
+                                     f"{_where_old(old)}; an import must not loop or compute at length")
     used = "an unknown amount" if new.cpu_seconds is None else _cpu(new.cpu_seconds)
     return Ruling(Level.UNKNOWN, f"importing {module} hit {limit} wall-clock limit after only {used} of CPU "
                                  f"(it may take {_cpu(allowed)}): it was waiting -- on a sleep, a lock, or for the "

@@ -29,6 +29,10 @@ __all__ = ["IsolatedExecutor", "IsolationError", "isolation_layers"]
 SIDES = ("old", "new")
 MAX_STARTS = 20
 STARTUP_SECONDS = 30.0
+# An import may burn ``call_timeout`` CPU seconds; the wall clock stops it only at this many times
+# that, so waiting for the CPU on a loaded machine is not a verdict.  Polled this often (seconds).
+_IMPORT_WALL = 3.0
+_CPU_POLL = 0.25
 TAIL_BYTES = 2000
 # Deaths a worker may report about itself (the others the trusted side observes).
 REASONS = frozenset({"memory", "audit", "mutation", "protocol"})
@@ -197,15 +201,24 @@ class IsolatedExecutor:
         answer = self._send(side, worker, request, started)
         return self._outcome(side, worker, answer, time.monotonic() - started)
 
-    def _send(self, side: str, worker: _Worker, request: dict[str, Any], started: float) -> dict[str, Any]:
-        """One request and its (validated) answer; ``_Died`` when the worker did not answer properly."""
+    def _send(self, side: str, worker: _Worker, request: dict[str, Any], started: float, *,
+              cpu_budget: float | None = None) -> dict[str, Any]:
+        """One request and its (validated) answer; ``_Died`` when the worker did not answer properly.
+
+        With ``cpu_budget`` (imports) the request may burn that many CPU seconds, and the wall
+        clock only stops it at ``_IMPORT_WALL`` times the call timeout: an import that waits for
+        the CPU on a loaded machine is not stopped by the load.
+        """
         worker.seq += 1
         request.update(seq=worker.seq, token=secrets.token_hex(16))
         try:
             _protocol.write_frame(worker.req, request)
         except OSError as error:
             raise self._reap(side, worker, "protocol", f"could not send the call: {error}") from None
-        answer = self._receive(side, worker, started + self._timeout, started)
+        if cpu_budget is None:
+            answer = self._receive(side, worker, started + self._timeout, started)
+        else:
+            answer = self._receive_within_cpu(side, worker, started, cpu_budget)
         if answer.get("seq") != request["seq"] or answer.get("token") != request["token"]:
             raise self._reap(side, worker, "protocol",
                              f"answer out of order or forged (seq {answer.get('seq')!r}, expected {request['seq']})")
@@ -227,6 +240,24 @@ class IsolatedExecutor:
                              "the worker's process group was killed", cpu=used) from None
         except _protocol.ProtocolError as error:
             return self._raise_exit(side, worker, str(error), time.monotonic() - started)
+
+    def _receive_within_cpu(self, side: str, worker: _Worker, started: float, budget: float) -> dict[str, Any]:
+        wall = started + _IMPORT_WALL * self._timeout
+        while True:
+            now = time.monotonic()
+            try:
+                return worker.reader.read(min(wall, now + _CPU_POLL))
+            except _protocol.FrameTimeout:
+                if time.monotonic() >= wall:
+                    return self._receive(side, worker, wall, started)  # reaps with the CPU it burned
+                total = _group_cpu(worker.proc.pid)
+                used = None if total is None else max(0.0, total - worker.cpu)
+                if used is not None and used > budget:
+                    raise self._reap(side, worker, "timeout", f"still importing after {used:.1f} s of CPU, over the "
+                                     f"{budget:g} s budget (call_timeout); the worker's process group was killed",
+                                     cpu=used) from None
+            except _protocol.ProtocolError as error:
+                return self._raise_exit(side, worker, str(error), time.monotonic() - started)
 
     def _raise_exit(self, side: str, worker: _Worker, problem: str, elapsed: float) -> dict[str, Any]:
         try:
@@ -308,7 +339,7 @@ class IsolatedExecutor:
     def _import_one(self, side: str, worker: _Worker, module: str) -> ImportMeasurement:
         started, cpu_before = time.monotonic(), worker.cpu
         try:
-            answer = self._send(side, worker, {"op": "import", "module": module}, started)
+            answer = self._send(side, worker, {"op": "import", "module": module}, started, cpu_budget=self._timeout)
             kind = answer.get("kind")
             if kind == "died" and answer.get("reason") in REASONS:
                 raise self._reap(side, worker, answer["reason"], str(answer.get("message", ""))[:500])
@@ -326,14 +357,14 @@ class IsolatedExecutor:
             cpu_seconds=float(figures["import_cpu"]), peak_mb=float(figures["peak_kb"]) / 1024,
             wall_seconds=float(figures["wall"]), error_type=str(answer.get("error_type", ""))[:300],
             message=str(answer.get("message", ""))[:500], already=answer.get("already") is True,
-            exact_peak=answer.get("exact_peak") is True, wall_limit=self._timeout)
+            exact_peak=answer.get("exact_peak") is True, wall_limit=_IMPORT_WALL * self._timeout)
 
     def _import_death(self, death: _Died, cpu_before: float | None) -> ImportMeasurement:
         cpu = death.cpu
         if cpu is None and death.reason == "cpu" and cpu_before is not None:
             cpu = max(0.0, self._cpu_seconds - cpu_before)
         return ImportMeasurement(OutcomeKind.DIED, cpu_seconds=cpu, error_type=death.reason,
-                                 message=death.detail, wall_limit=self._timeout)
+                                 message=death.detail, wall_limit=_IMPORT_WALL * self._timeout)
 
     # -- starting workers ---------------------------------------------------------------------
 

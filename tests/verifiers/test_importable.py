@@ -113,7 +113,7 @@ def test_a_wall_clock_timeout_with_little_cpu_is_not_refuted():
 
 def test_a_wall_clock_timeout_that_burned_the_cpu_is_refuted():
     ruling = judge("train", died("timeout", cpu=9.5), imported(0.05), LIMITS)
-    assert ruling.level is Level.REFUTED and "burned 9.500 s of CPU" in ruling.detail
+    assert ruling.level is Level.REFUTED and "burning 9.500 s of CPU" in ruling.detail
     # ... but only past what the import may take: 10x a slow old import + 1 s is 21 s.
     assert judge("train", died("timeout", cpu=9.5), imported(2.0), LIMITS).level is Level.UNKNOWN
 
