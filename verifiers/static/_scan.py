@@ -4,44 +4,28 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-from dataclasses import dataclass
 
 import libcst as cst
 import libcst.metadata as meta
 
 from properties import RULES
 from verifiers.static._code_strings import annotation_problem, format_reflection
-from verifiers.static._names import COMPUTED, Resolver, import_symbols, is_known
+from verifiers.static._names import COMPUTED, import_symbols, is_known
 from verifiers.static._rules import OPENERS, Hit, Rulebook, names_harness, opens_for_writing
-from verifiers.static._state import Owner, StateWrites, assigned_names, is_mutable_default, is_mutator
+from verifiers.static._messages import describe
+from verifiers.static._state import HOLDERS, StateScanner
+from verifiers.static._where import Finding, Where
 
 __all__ = ["Finding", "scan"]
 
 _SETTERS = frozenset({"builtins.setattr", "builtins.delattr", "builtins.object.__setattr__",
                       "builtins.object.__delattr__", "builtins.type.__setattr__", "builtins.type.__delattr__"})
 _GETTER_MAKERS = frozenset({"operator.attrgetter", "operator.methodcaller"})
-_MUTABLE_HOLDERS = frozenset({"sys.modules", "builtins", "sys.path", "sys.meta_path", "sys.path_hooks"})
 _LOOKUPS = frozenset({"builtins.getattr", "builtins.hasattr"})
 # A parameter defaulting to ``None`` resolves to ``builtins.None``; what is reached on it is a value's.
 _VALUES = tuple(f"builtins.{n}." for n in ("None", "True", "False", "Ellipsis", "NotImplemented"))
 # Standard-library modules that do something when imported.
 _IMPORT_EFFECTS = frozenset({"antigravity", "this", "__hello__", "__phello__", "idlelib", "turtledemo"})
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A forbidden construct: the rule, the symbol as resolved, the enclosing scope, the line."""
-
-    rule: str
-    symbol: str
-    scope: str
-    line: int
-    message: str
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """What identifies the construct across versions of a file (lines move; this does not)."""
-        return (self.rule, self.symbol, self.scope)
 
 
 def _stdlib(module: str) -> bool:
@@ -57,9 +41,10 @@ def scan(source: str, rulebook: Rulebook) -> tuple[Finding, ...]:
     if not source.isascii():
         module = module.visit(_NfkcNames())
     wrapper = meta.MetadataWrapper(module, unsafe_skip_copy=True)
-    scanner = _Scanner(wrapper, rulebook)
-    wrapper.module.visit(scanner)
-    unique = {(f.rule, f.symbol, f.scope, f.line): f for f in scanner.findings}
+    where = Where(wrapper, rulebook)
+    wrapper.module.visit(_Scanner(where))
+    wrapper.module.visit(StateScanner(where))
+    unique = {(f.rule, f.symbol, f.scope, f.line): f for f in where.findings}
     return tuple(sorted(unique.values(), key=lambda f: (f.line, f.rule, f.symbol)))
 
 
@@ -77,62 +62,13 @@ def _walk(node: cst.CSTNode):
         yield from _walk(child)
 
 
-def _is_main_guard(test: cst.BaseExpression) -> bool:
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
-        return False
-    target = test.comparisons[0]
-    sides = [test.left, target.comparator]
-    names = [s for s in sides if isinstance(s, cst.Name) and s.value == "__name__"]
-    mains = [s for s in sides if isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__"]
-    return isinstance(target.operator, cst.Equal) and len(names) == 1 and len(mains) == 1
-
-
 class _Scanner(cst.CSTVisitor):
-    def __init__(self, wrapper: meta.MetadataWrapper, rulebook: Rulebook) -> None:
-        self._module = wrapper.module
-        self._rules = rulebook
-        found = wrapper.resolve_many([meta.PositionProvider, meta.ExpressionContextProvider,
-                                      meta.ParentNodeProvider, meta.ScopeProvider])
-        self._lines = found[meta.PositionProvider]
-        self._context = found[meta.ExpressionContextProvider]
-        self._parents = found[meta.ParentNodeProvider]
-        self._scopes = found[meta.ScopeProvider]
-        self._names = Resolver(wrapper)
-        self._state = StateWrites(self._scopes, self._parents, self._names.resolve, self._is_module)
+    """References, imports, calls and strings: named rules first, then the allow-list."""
+
+    def __init__(self, where: Where) -> None:
+        self._w = where
         self._inner: set[int] = set()
         self._attrs: set[int] = set()
-        self.findings: list[Finding] = []
-
-    # -- where a node is -------------------------------------------------------------------
-    def _text(self, node: cst.CSTNode) -> str:
-        text = " ".join(self._module.code_for_node(node).split())
-        return text if len(text) <= 80 else text[:77] + "..."
-
-    def _scope_name(self, node: cst.CSTNode) -> str:
-        names: list[str] = []
-        current: cst.CSTNode | None = node
-        while current is not None:
-            if isinstance(current, (cst.FunctionDef, cst.ClassDef)):
-                names.append(current.name.value)
-            current = self._parents.get(current)
-        return ".".join(reversed(names)) or "<module>"
-
-    def _import_time(self, node: cst.CSTNode) -> bool:
-        scope = self._scopes.get(node)
-        while isinstance(scope, (meta.ClassScope, meta.ComprehensionScope)):
-            scope = scope.parent
-        if not isinstance(scope, meta.GlobalScope):
-            return False
-        child, parent = node, self._parents.get(node)
-        while parent is not None:
-            if isinstance(parent, cst.If) and child is parent.body and _is_main_guard(parent.test):
-                return False
-            child, parent = parent, self._parents.get(parent)
-        return True
-
-    def _add(self, rule: str, symbol: str, node: cst.CSTNode, message: str) -> None:
-        line = self._lines[node].start.line
-        self.findings.append(Finding(rule, symbol, self._scope_name(node), line, message))
 
     # -- imports ---------------------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> bool:
@@ -145,38 +81,38 @@ class _Scanner(cst.CSTVisitor):
 
     def _imports(self, node: cst.Import | cst.ImportFrom) -> None:
         for alias, full, _ in import_symbols(node):
-            hits = [h for h in self._rules.hits(full, import_time=False)
+            hits = [h for h in self._w.rules.hits(full, import_time=False)
                     if not (h.rule == "dynamic-import" and full == "importlib.import_module")]
             if not hits and not _stdlib(full):
                 hits = self._unlisted(full)
             for hit in hits:
-                self._add(hit.rule, full, alias, self._message(hit, self._text(node), full, "imports"))
+                self._w.add(hit.rule, full, alias, describe(hit, self._w.text(node), full, "imports"))
 
     def _unlisted(self, symbol: str) -> list[Hit]:
-        denial = self._rules.unlisted(symbol)
+        denial = self._w.rules.unlisted(symbol)
         return [] if denial is None else [Hit(denial.rule, "allow-list", denial.reason)]
 
     # -- references ------------------------------------------------------------------------
     def visit_Annotation(self, node: cst.Annotation) -> None:
         if not any(isinstance(n, (cst.SimpleString, cst.ConcatenatedString)) for n in _walk(node.annotation)):
             return
-        text = self._module.code_for_node(node.annotation)
+        text = self._w.module.code_for_node(node.annotation)
         problem = annotation_problem(text)
         if problem:
-            self._add("dynamic-code", "<annotation>", node,
-                      f"the annotation `{self._text(node.annotation)}` {problem}; a string annotation is code once "
+            self._w.add("dynamic-code", "<annotation>", node,
+                      f"the annotation `{self._w.text(node.annotation)}` {problem}; a string annotation is code once "
                       "anything evaluates it (typing.get_type_hints, dataclasses, pydantic): write it as a type "
                       "expression of names, subscripts and `|`")
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value == "__file__" and self._context.get(node) is meta.ExpressionContext.LOAD:
-            self._add("ambient-state", "__file__", node,
+        if node.value == "__file__" and self._w.context.get(node) is meta.ExpressionContext.LOAD:
+            self._w.add("ambient-state", "__file__", node,
                       "`__file__` is where the module happens to live (the checker runs a copy elsewhere); "
                       + RULES["ambient-state"].summary)
         if node.value == "__builtins__" and id(node) not in self._attrs:
-            self._add("dynamic-lookup", "__builtins__", node,
+            self._w.add("dynamic-lookup", "__builtins__", node,
                       "`__builtins__` gives access to every builtin by name; " + RULES["dynamic-lookup"].summary)
-        if id(node) not in self._inner and self._context.get(node) is meta.ExpressionContext.LOAD:
+        if id(node) not in self._inner and self._w.context.get(node) is meta.ExpressionContext.LOAD:
             self._chain(node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
@@ -184,7 +120,7 @@ class _Scanner(cst.CSTVisitor):
         self._attrs.add(id(node.attr))
         if id(node) in self._inner:
             return
-        if self._context.get(node) in (meta.ExpressionContext.STORE, meta.ExpressionContext.DEL):
+        if self._w.context.get(node) in (meta.ExpressionContext.STORE, meta.ExpressionContext.DEL):
             self._attribute_write(node)
         else:
             self._chain(node)
@@ -192,7 +128,7 @@ class _Scanner(cst.CSTVisitor):
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if id(node) in self._inner:
             return
-        if self._context.get(node) in (meta.ExpressionContext.STORE, meta.ExpressionContext.DEL):
+        if self._w.context.get(node) in (meta.ExpressionContext.STORE, meta.ExpressionContext.DEL):
             self._item_write(node)
         else:
             self._chain(node)
@@ -211,9 +147,9 @@ class _Scanner(cst.CSTVisitor):
             outer, node = node, getattr(node, "func", None) or getattr(node, "value", None)
             if isinstance(outer, cst.Name):
                 break
-        import_time = self._import_time(head)
+        import_time = self._w.import_time(head)
         seen: set[str] = set()
-        found = len(self.findings)
+        found = len(self._w.findings)
         known = any(self._reaches_known(link) for _, link in links)
         for outer, link in links:
             self._link(outer, link, import_time, seen)
@@ -226,52 +162,52 @@ class _Scanner(cst.CSTVisitor):
                 for element in link.slice:
                     if isinstance(element.slice, cst.Index):
                         self._strings(element.slice.value)
-        if len(self.findings) == found:
+        if len(self._w.findings) == found:
             self._judge_outermost(links)
 
     def _link(self, outer: cst.CSTNode | None, node: cst.BaseExpression, import_time: bool,
               seen: set[str]) -> None:
-        for symbol in sorted(self._names.resolve(node), key=lambda s: (not is_known(s), s)):
-            for hit in self._rules.hits(symbol, import_time):
+        for symbol in sorted(self._w.names.resolve(node), key=lambda s: (not is_known(s), s)):
+            for hit in self._w.rules.hits(symbol, import_time):
                 if hit.rule in seen or self._folded_import(hit, symbol, outer, node) \
                         or self._class_name(hit, symbol, outer):
                     continue
                 seen.add(hit.rule)
-                self._add(hit.rule, symbol, node, self._message(hit, self._text(node), symbol))
+                self._w.add(hit.rule, symbol, node, describe(hit, self._w.text(node), symbol))
 
     def _judge_outermost(self, links: list[tuple[cst.CSTNode | None, cst.BaseExpression]]) -> None:
         """The allow-list judges the longest name a chain reaches (``torch.nn.functional.relu``):
         the shorter ones (``torch.nn``) are namespaces of it.  Only when no named rule fired."""
         for outer, link in links:
-            symbols = sorted(s for s in self._names.resolve(link) if is_known(s) and not s.startswith(_VALUES))
+            symbols = sorted(s for s in self._w.names.resolve(link) if is_known(s) and not s.startswith(_VALUES))
             if not symbols:
                 continue
             for symbol in symbols:
                 for hit in self._allowed(symbol, outer, link):
-                    self._add(hit.rule, symbol, link, self._message(hit, self._text(link), symbol))
+                    self._w.add(hit.rule, symbol, link, describe(hit, self._w.text(link), symbol))
             return
 
     def _allowed(self, symbol: str, outer: cst.CSTNode | None, node: cst.BaseExpression) -> list[Hit]:
         """The allow-list's word on a symbol no named rule catches, in the context it is used."""
         called = isinstance(outer, cst.Call) and outer.func is node
         if symbol == "importlib.import_module" and called and outer.args and \
-                self._names.fold(outer.args[0].value) is not None:  # type: ignore[union-attr]
+                self._w.names.fold(outer.args[0].value) is not None:  # type: ignore[union-attr]
             return []  # judged as the import it folds to
         if symbol in _LOOKUPS:
             name = outer.args[1].value if called and len(outer.args) >= 2 else None  # type: ignore[union-attr]
-            if name is None or self._names.fold(name) is None:
+            if name is None or self._w.names.fold(name) is None:
                 return [Hit("dynamic-lookup", "computed-name")]
             return []
         hits = self._unlisted(symbol)
-        if hits and called and self._rules.allowlist.with_only(symbol) and self._restored(outer):
+        if hits and called and self._w.rules.allowlist.with_only(symbol) and self._restored(outer):
             return []
-        if not hits and not called and self._rules.allowlist.is_module(symbol) and self._passed_on(node):
+        if not hits and not called and self._w.rules.allowlist.is_module(symbol) and self._passed_on(node):
             return [Hit("dynamic-lookup", "module-value")]
         return hits
 
     def _restored(self, call: cst.CSTNode) -> bool:
         """A mode switch entered with ``with`` (or as a decorator) is undone when the block ends."""
-        return isinstance(self._parents.get(call), (cst.WithItem, cst.Decorator))
+        return isinstance(self._w.parents.get(call), (cst.WithItem, cst.Decorator))
 
     def _passed_on(self, node: cst.CSTNode) -> bool:
         """A module handed on as a value: what is reached through it can no longer be followed.
@@ -279,20 +215,20 @@ class _Scanner(cst.CSTVisitor):
         Aliases (``m = torch``) and parameter defaults are followed by the resolver;
         ``getattr(module, "name")`` with a constant name is resolved too.
         """
-        parent = self._parents.get(node)
+        parent = self._w.parents.get(node)
         if isinstance(parent, cst.Element):  # ``a, b = json, os`` and ``for m in (json, os)`` are followed
-            node, parent = self._parents.get(parent), self._parents.get(self._parents.get(parent))
+            node, parent = self._w.parents.get(parent), self._w.parents.get(self._w.parents.get(parent))
         if isinstance(parent, (cst.Attribute, cst.Param, cst.Expr, cst.For, cst.CompFor)):
             return False
         if isinstance(parent, cst.Assign):
             return False
-        if isinstance(parent, cst.Arg) and isinstance(self._parents.get(parent), cst.ClassDef):
+        if isinstance(parent, cst.Arg) and isinstance(self._w.parents.get(parent), cst.ClassDef):
             return False  # a base class
         if isinstance(parent, cst.Arg):
-            call = self._parents.get(parent)
+            call = self._w.parents.get(parent)
             if isinstance(call, cst.Call) and call.args and call.args[0] is parent and any(
                     f in _LOOKUPS or f in _SETTERS or f.startswith("<getter>")
-                    for f in self._names.resolve(call.func)):
+                    for f in self._w.names.resolve(call.func)):
                 return False
         return True
 
@@ -307,58 +243,28 @@ class _Scanner(cst.CSTVisitor):
             return False
         if not isinstance(outer, cst.Call) or outer.func is not node or not outer.args:
             return False
-        return self._names.fold(outer.args[0].value) is not None
-
-    def _message(self, hit: Hit, text: str, symbol: str, verb: str = "resolves to") -> str:
-        summary = RULES[hit.rule].summary
-        attr = symbol.rsplit(".", 1)[-1]
-        if hit.why == "unresolved" and is_known(symbol):
-            base = symbol.rsplit(".", 1)[0]
-            return f"`{text}` uses `.{attr}` on `{base}`, whose contents the checker does not know; that name {summary}"
-        if hit.why == "unresolved":
-            return f"`{text}` uses `.{attr}` on a value the checker cannot resolve; that name {summary}"
-        if hit.why == "any-base":
-            return f"`{text}` reaches `{attr}`, which {summary}"
-        if hit.why == "computed-name":
-            return (f"`{text}` looks an attribute up by a name the checker cannot compute (or hands `{attr}` on "
-                    f"as a value); {summary}")
-        if hit.why == "module-value":
-            return (f"`{text}` hands the module `{symbol}` on as a value, so what is reached through it cannot be "
-                    f"followed; call its functions by name instead ({summary})")
-        if hit.why == "allow-list" and hit.rule == "unlisted-call":
-            because = f" ({hit.reason})" if hit.reason else ""
-            return f"`{text}` {verb} `{symbol}`, which is not on the allow-list of safe APIs{because}"
-        if hit.why == "allow-list":
-            return f"`{text}` {verb} `{symbol}`, which {hit.reason or summary}"
-        said = f"`{text}` {verb} `{symbol}`" if text != symbol else f"`{symbol}`"
-        if hit.rule == "forbidden-name":
-            return f"{said}, a name the repository's properties forbid: {hit.why}"
-        if hit.rule == "exit-at-import":
-            return f"{said} runs when the module is imported; move it under `if __name__ == \"__main__\":`"
-        return f"{said}, which {summary}"
+        return self._w.names.fold(outer.args[0].value) is not None
 
     # -- calls that need their arguments ---------------------------------------------------
     def _call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and is_mutator(node.func.attr.value):
-            self._shared_write(node, node.func.value)
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("format", "format_map"):
-            templates = self._names.fold(node.func.value) or ()
+            templates = self._w.names.fold(node.func.value) or ()
             if any(format_reflection(t) for t in templates):
-                self._add("introspection", "str.format", node,
-                          f"`{self._text(node)}` formats with a field that walks into private or dunder attributes "
+                self._w.add("introspection", "str.format", node,
+                          f"`{self._w.text(node)}` formats with a field that walks into private or dunder attributes "
                           "of its argument; " + RULES["introspection"].summary)
-        funcs = self._names.resolve(node.func)
+        funcs = self._w.names.resolve(node.func)
         positional = [a.value for a in node.args if not a.star and a.keyword is None]
         for func in sorted(funcs):
             if func in OPENERS or (func.endswith(".open") and not is_known(func)):
                 self._open(node, func, positional)
             elif func in _SETTERS and positional:
-                self._setter(node, self._names.resolve(positional[0]), positional[1:2])
+                self._setter(node, self._w.names.resolve(positional[0]), positional[1:2])
             elif func.endswith((".__setattr__", ".__delattr__")) and is_known(func):
                 self._setter(node, frozenset({func.rsplit(".", 1)[0]}), positional[:1])
-            elif func in _GETTER_MAKERS and positional and self._names.fold(positional[0]) is None:
-                self._add("dynamic-lookup", f"{func}(<computed>)", node,
-                          f"`{self._text(node)}` looks up an attribute whose name is computed at run time; "
+            elif func in _GETTER_MAKERS and positional and self._w.names.fold(positional[0]) is None:
+                self._w.add("dynamic-lookup", f"{func}(<computed>)", node,
+                          f"`{self._w.text(node)}` looks up an attribute whose name is computed at run time; "
                           + RULES["dynamic-lookup"].summary)
 
     def _open(self, node: cst.Call, func: str, positional: list[cst.BaseExpression]) -> None:
@@ -368,80 +274,33 @@ class _Scanner(cst.CSTVisitor):
         starred = any(a.star for a in node.args)
         if mode is None and not (starred and is_known(func)):
             return
-        modes = self._names.fold(mode) if mode is not None else None
+        modes = self._w.names.fold(mode) if mode is not None else None
         if not is_known(func) and modes is None:
             return
         if opens_for_writing(modes):
             shown = ", ".join(sorted(modes)) if modes else "not a constant"
-            self._add("file-write", func, node, f"`{self._text(node)}` opens a file with mode {shown}, which "
+            self._w.add("file-write", func, node, f"`{self._w.text(node)}` opens a file with mode {shown}, which "
                       + RULES["file-write"].summary)
 
     def _setter(self, node: cst.Call, bases: frozenset[str], name: list[cst.BaseExpression]) -> None:
         known = sorted(b for b in bases if is_known(b))
         if not known:
             return
-        folded = self._names.fold(name[0]) if name else None
+        folded = self._w.names.fold(name[0]) if name else None
         attr = min(folded) if folded else COMPUTED
-        self._mutation(node, f"{known[0]}.{attr}")
-
-    def _mutation(self, node: cst.CSTNode, symbol: str) -> None:
-        what = f"`{self._text(node)}`" if isinstance(node, cst.Call) else f"writing to `{self._text(node)}`"
-        self._add("module-mutation", symbol, node,
-                  f"{what} changes `{symbol}`, which belongs to another module; " + RULES["module-mutation"].summary)
+        self._w.mutation(node, f"{known[0]}.{attr}")
 
     # -- writes ----------------------------------------------------------------------------
     def _attribute_write(self, node: cst.Attribute) -> None:
-        known = sorted(b for b in self._names.resolve(node.value) if is_known(b))
+        known = sorted(b for b in self._w.names.resolve(node.value) if is_known(b))
         if known:
-            self._mutation(node, f"{known[0]}.{node.attr.value}")
-        else:
-            self._shared_write(node, node.value)
+            self._w.mutation(node, f"{known[0]}.{node.attr.value}")
 
     def _item_write(self, node: cst.Subscript) -> None:
-        for base in sorted(self._names.resolve(node.value)):
-            if base in _MUTABLE_HOLDERS or (base.endswith(".__dict__") and is_known(base)):
-                self._mutation(node, base)
+        for base in sorted(self._w.names.resolve(node.value)):
+            if base in HOLDERS or (base.endswith(".__dict__") and is_known(base)):
+                self._w.mutation(node, base)
                 return
-        self._shared_write(node, node.value)
-
-    # -- state that outlives a call -------------------------------------------------------
-    def _is_module(self, symbol: str) -> bool:
-        return self._rules.allowlist.is_module(symbol) or self._rules.allowlist.is_namespace(symbol)
-
-    def _shared_write(self, node: cst.CSTNode, receiver: cst.BaseExpression) -> None:
-        if self._import_time(node):
-            return  # module code and class bodies build their own module's state
-        found = self._state.owner(receiver)
-        if found is None:
-            return
-        owner, what = found
-        if owner is Owner.OTHER:
-            self._mutation(node, what)
-            return
-        self._add("ambient-state", what, node,
-                  f"`{self._text(node)}` changes {owner.value} (`{what}`), which outlives the call: behaviour could "
-                  "change after more calls than any test makes; keep the state in an object the caller passes in")
-
-    def visit_Global(self, node: cst.Global) -> None:
-        function = self._parents.get(node)
-        while function is not None and not isinstance(function, cst.FunctionDef):
-            function = self._parents.get(function)
-        if function is None:
-            return
-        written = assigned_names(function)
-        for item in node.names:
-            if item.name.value in written:
-                self._add("ambient-state", item.name.value, node,
-                          f"`global {item.name.value}` lets {function.name.value}() rebind a module global, which "
-                          "outlives the call: behaviour could change after more calls than any test makes; return "
-                          "the new value instead")
-
-    def visit_Param(self, node: cst.Param) -> None:
-        if node.default is not None and is_mutable_default(node.default, self._names.resolve):
-            self._add("ambient-state", f"default of {node.name.value}", node,
-                      f"the default `{self._text(node.default)}` of `{node.name.value}` is made once and shared by "
-                      "every call, so a call that changes it changes later calls; use `None` and build the value "
-                      "inside the function")
 
     # -- strings ---------------------------------------------------------------------------
     # A word in a string is data (``row["hypothesis"]`` in an NLI dataset); it names the checker
@@ -454,16 +313,16 @@ class _Scanner(cst.CSTVisitor):
                 self._strings(side)
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if self._import_time(node) and isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString,
+        if self._w.import_time(node) and isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString,
                                                                cst.FormattedString, cst.BinaryOperation)):
             self._strings(node.value)
 
     def _reaches_known(self, node: cst.CSTNode) -> bool:
         """Whether ``node`` reaches a capability: a name the allow-list does not let through."""
-        return any(is_known(s) and self._rules.unlisted(s) is not None for s in self._names.resolve(node))
+        return any(is_known(s) and self._w.rules.unlisted(s) is not None for s in self._w.names.resolve(node))
 
     def _strings(self, node: cst.CSTNode) -> None:
-        texts = set(self._names.fold(node) or ())
+        texts = set(self._w.names.fold(node) or ())
         if isinstance(node, cst.FormattedString):
             texts |= {p.value for p in node.parts if isinstance(p, cst.FormattedStringText)}
         for text in sorted(texts):
@@ -471,5 +330,5 @@ class _Scanner(cst.CSTVisitor):
                 self._harness(node, text)
 
     def _harness(self, node: cst.CSTNode, text: str) -> None:
-        self._add("checker-reference", repr(text), node,
+        self._w.add("checker-reference", repr(text), node,
                   f"the string {text!r} names the checker or a test harness; " + RULES["checker-reference"].summary)

@@ -16,8 +16,12 @@ import libcst as cst
 import libcst.metadata as meta
 
 from verifiers.static._names import is_known
+from verifiers.static._where import Where
 
-__all__ = ["Owner", "StateWrites", "assigned_names", "is_mutable_default", "is_mutator"]
+__all__ = ["HOLDERS", "Owner", "StateScanner", "assigned_names", "is_mutable_default", "is_mutator"]
+
+# Another module's mutable state that a plain item write reaches (judged as module-mutation by the scanner).
+HOLDERS = frozenset({"sys.modules", "builtins", "sys.path", "sys.meta_path", "sys.path_hooks"})
 
 _MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "popitem", "clear", "update", "setdefault",
                        "add", "discard", "sort", "reverse", "appendleft", "extendleft", "popleft", "rotate",
@@ -94,15 +98,70 @@ def _names(target: cst.CSTNode) -> Iterable[str]:
         yield from _names(target.value)
 
 
-class StateWrites:
-    """Whose state a receiver expression (``REGISTRY``, ``cls.count``, ``other.TABLE``) belongs to."""
+class StateScanner(cst.CSTVisitor):
+    """Finds writes, in code that runs when called, to state that outlives the call."""
 
-    def __init__(self, scopes: meta.ScopeProvider, parents: dict, resolve: Callable[[cst.CSTNode], frozenset[str]],
-                 is_module: Callable[[str], bool]) -> None:
-        self._scopes = scopes
-        self._parents = parents
-        self._resolve = resolve
-        self._is_module = is_module
+    def __init__(self, where: Where) -> None:
+        self._where = where
+        self._scopes = where.scopes
+        self._parents = where.parents
+        self._resolve = where.names.resolve
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if self._stored(node) and not any(is_known(b) for b in self._resolve(node.value)):
+            self._write(node, node.value)  # writes on an imported object are module-mutation already
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        bases = self._resolve(node.value)
+        if self._stored(node) and not any(b in HOLDERS or (b.endswith(".__dict__") and is_known(b)) for b in bases):
+            self._write(node, node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and is_mutator(node.func.attr.value):
+            self._write(node, node.func.value)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        function = self._parents.get(node)
+        while function is not None and not isinstance(function, cst.FunctionDef):
+            function = self._parents.get(function)
+        if function is None:
+            return
+        written = assigned_names(function)
+        for item in node.names:
+            if item.name.value in written:
+                self._where.add("ambient-state", item.name.value, node,
+                                f"`global {item.name.value}` lets {function.name.value}() rebind a module global, "
+                                "which outlives the call: behaviour could change after more calls than any test "
+                                "makes; return the new value instead")
+
+    def visit_Param(self, node: cst.Param) -> None:
+        if node.default is not None and is_mutable_default(node.default, self._resolve):
+            self._where.add("ambient-state", f"default of {node.name.value}", node,
+                            f"the default `{self._where.text(node.default)}` of `{node.name.value}` is made once "
+                            "and shared by every call, so a call that changes it changes later calls; use `None` "
+                            "and build the value inside the function")
+
+    def _stored(self, node: cst.CSTNode) -> bool:
+        return self._where.context.get(node) in (meta.ExpressionContext.STORE, meta.ExpressionContext.DEL)
+
+    def _write(self, node: cst.CSTNode, receiver: cst.BaseExpression) -> None:
+        if self._where.import_time(node):
+            return  # module code and class bodies build their own module's state
+        found = self.owner(receiver)
+        if found is None:
+            return
+        owner, what = found
+        if owner is Owner.OTHER:
+            self._where.mutation(node, what)
+            return
+        self._where.add("ambient-state", what, node,
+                        f"`{self._where.text(node)}` changes {owner.value} (`{what}`), which outlives the call: "
+                        "behaviour could change after more calls than any test makes; keep the state in an object "
+                        "the caller passes in")
+
+    def _is_module(self, symbol: str) -> bool:
+        allowlist = self._where.rules.allowlist
+        return allowlist.is_module(symbol) or allowlist.is_namespace(symbol)
 
     def owner(self, receiver: cst.BaseExpression) -> tuple[Owner, str] | None:
         """``(owner, what)`` for state that outlives the call, or ``None`` for the call's own objects."""

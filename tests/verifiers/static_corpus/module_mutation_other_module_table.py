@@ -1,4 +1,4 @@
-# expect: module-mutation
+# expect: module-mutation, unlisted-call
 import collections.abc
 import string
 def poison():
