@@ -20,7 +20,7 @@ ALLOW = AllowList(TABLES, modules=MODULES)
     "math.sqrt", "builtins.len", "builtins.int.from_bytes", "torch.zeros", "torch.nn.Linear",
     "torch.nn.functional.scaled_dot_product_attention", "torch.Tensor.add_", "torch.utils.data.TensorDataset",
     "numpy.linalg.norm", "numpy.random.default_rng", "jax.numpy.einsum", "jax.random.split", "jax.lax.scan",
-    "os.path.join", "collections.abc.Mapping", "datetime.timedelta", "datetime.datetime.fromisoformat",
+    "os.path.join", "collections.abc.Mapping", "random.Random", "datetime.timedelta", "datetime.datetime.fromisoformat",
     "torch", "torch.nn", "os", "os.path", "jax.numpy", "urllib.parse.urlparse", "logging.getLogger",
 ])
 def test_safe_apis_and_their_namespaces_are_allowed(symbol: str) -> None:
