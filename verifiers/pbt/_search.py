@@ -11,6 +11,8 @@ death and a broken ``pre`` stop the search at once: they derive from
 from __future__ import annotations
 
 import contextlib
+import itertools
+import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,9 +26,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis.reporting import with_reporter
 
-__all__ = ["Finding", "Judge", "SearchResult", "search"]
+__all__ = ["Finding", "Judge", "SearchResult", "boundary_cases", "quiet_and_outside_repository", "search"]
 
-MAX_BOUNDARY_CASES = 150
+MAX_BOUNDARY_CASES = 400
+_SINGLES, _PAIRS, _SAMPLE = 200, 150, 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +83,60 @@ class _OutOfTime(BaseException):
 
 
 def boundary_cases(boundaries: Sequence[Sequence[Any]], simple: Sequence[Any],
+                   specific: Sequence[Sequence[Any]] | None = None,
                    limit: int = MAX_BOUNDARY_CASES) -> Iterator[tuple[Any, ...]]:
-    """All-simple first, then each slot's boundaries in turn with the others simple, round-robin by rank."""
+    """All-simple, then one slot at a time, then pairs of slots, then (3+ slots) a seeded sample of whole rows.
+
+    One slot at a time: each slot's boundaries in turn with the others simple, round-robin by
+    rank.  Pairs: for every two slots, their ``specific`` values (the mined ones, most specific
+    first; a slot's boundaries where it has none) by increasing rank sum, round-robin over the
+    slot pairs.  Every case is distinct and there are at most ``limit``.
+    """
     base = tuple(simple)
+    picks = [list(s) or list(b) for s, b in zip(specific, boundaries)] if specific is not None else \
+        [list(b) for b in boundaries]
+    seen: set[int] = set()  # hashes of reprs: a sized case's repr can be long
+    stages = (_singles(boundaries, base), _pairs(picks, base), _sample(picks))
+    for stage, cap in zip(stages, (_SINGLES, _PAIRS, _SAMPLE)):
+        taken = 0
+        for case in stage:
+            key = hash(repr(case))
+            if key in seen:
+                continue
+            if len(seen) >= limit or taken >= cap:
+                break
+            seen.add(key)
+            taken += 1
+            yield case
+
+
+def _singles(boundaries: Sequence[Sequence[Any]], base: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
     yield base
-    count = 1
     for rank in range(max((len(b) for b in boundaries), default=0)):
         for slot, values in enumerate(boundaries):
-            if rank < len(values) and repr(values[rank]) != repr(base[slot]) and count < limit:
-                count += 1
+            if rank < len(values) and repr(values[rank]) != repr(base[slot]):
                 yield base[:slot] + (values[rank],) + base[slot + 1:]
+
+
+def _pairs(picks: list[list[Any]], base: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    slot_pairs = list(itertools.combinations(range(len(picks)), 2))
+    longest = max((len(p) for p in picks), default=0)
+    for total in range(2 * longest - 1):
+        for i, j in slot_pairs:
+            for r in range(max(0, total - len(picks[j]) + 1), min(total, len(picks[i]) - 1) + 1):
+                a, b = picks[i][r], picks[j][total - r]
+                if repr(a) != repr(base[i]) and repr(b) != repr(base[j]):
+                    row = list(base)
+                    row[i], row[j] = a, b
+                    yield tuple(row)
+
+
+def _sample(picks: list[list[Any]]) -> Iterator[tuple[Any, ...]]:
+    if len(picks) < 3 or not all(picks):
+        return
+    rng = random.Random(len(picks))  # fixed: the same sources give the same rows
+    for _ in range(4 * _SAMPLE):
+        yield tuple(rng.choice(p) for p in picks)
 
 
 def search(judge: Judge, strategies: Sequence[st.SearchStrategy[Any]] | st.SearchStrategy[Any],
@@ -172,6 +219,13 @@ _SETTINGS: Callable[..., settings] = lambda max_examples: settings(  # noqa: E73
     phases=(Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck),
     print_blob=False, verbosity=Verbosity.quiet, report_multiple_bugs=False,
 )
+
+
+@contextlib.contextmanager
+def quiet_and_outside_repository() -> Iterator[None]:
+    """Silence hypothesis's reporter and keep its storage out of the repository, e.g. to draw examples."""
+    with _quiet(), _storage_outside_repository():
+        yield
 
 
 @contextlib.contextmanager
