@@ -63,9 +63,9 @@ RULES: Mapping[str, Rule] = _rules(
          "keep the definition (deprecate it instead), or allow the rule for this path"),
     Rule("unlisted-call", "reaches an API that is not on the allow-list of safe APIs (pure, deterministic, "
          "side-effect-free functions and types; see docs/policy.md)",
-         "call something on the allow-list, or allow the rule for this path "
-         "(allow = { \"unlisted-call\" = [\"path/*.py\"] }), or add the name to the repository's own list "
-         "([tool.sandbox] allow-calls = [\"mypkg.util.*\"])"),
+         "call something on the allow-list (docs/policy.md lists it), or add the name to the repository's "
+         "own list ([tool.sandbox] allow-calls = [\"mypkg.util.*\"]), or allow the rule for this path "
+         "(allow = { \"unlisted-call\" = [...] })"),
     Rule("ambient-state", "makes behaviour depend on, or changes, state the checker does not vary (clock, "
          "environment, host, CPU count, interpreter flags, thread settings, grad modes, device, module globals, "
          "class attributes, mutable defaults)",

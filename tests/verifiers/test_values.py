@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifiers._values import Construct, DecodeError, Opaque, decode, encode, same
+from verifiers._values import Construct, DecodeError, Incomparable, Opaque, Uncaptured, decode, encode, same
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text() | st.binary() \
     | st.complex_numbers(allow_nan=False)
@@ -66,7 +66,8 @@ def test_objects_travel_as_opaque_state_and_compare_without_their_eq():
 def test_cycles_and_depth_are_bounded():
     loop: list = []
     loop.append(loop)
-    assert decode(encode(loop))[0] == Opaque("$cycle", "builtins.list")
+    back = decode(encode(loop))[0]
+    assert back.type == "builtins.list" and isinstance(back.state, Uncaptured) and "cycle" in back.state.reason
     deep: list = []
     for _ in range(200):
         deep = [deep]
@@ -87,10 +88,14 @@ def test_malformed_input_is_a_decode_error_never_code(data):
         decode(data)
 
 
-def test_modules_and_functions_travel_by_name_and_huge_graphs_are_truncated():
+def test_modules_and_functions_are_uncaptured_and_huge_graphs_are_cut():
     import json as json_module
 
-    assert decode(encode(json_module)) == Opaque("builtins.module", ".json")
-    assert decode(encode(decode)) == Opaque("builtins.function", "verifiers._values.decode")
+    for value in (json_module, decode, lambda: 1, len, int):
+        back = decode(encode(value))
+        assert isinstance(back, Opaque) and isinstance(back.state, Uncaptured), back
     wide = decode(encode([list(range(1000)) for _ in range(1000)]))
-    assert wide[0] == list(range(1000)) and wide[-1] == Opaque("$truncated", "too large")
+    assert wide[0] == list(range(1000)) and isinstance(wide[-1].state, Uncaptured)
+    assert "too large" not in wide[-1].state.reason and "100000 values" in wide[-1].state.reason
+    with pytest.raises(Incomparable):
+        same(wide, decode(encode([list(range(1000)) for _ in range(1000)])))

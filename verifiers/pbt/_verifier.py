@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from properties import RULES, Equivalent, Invariant, Kind, Obligation, module_name
 from verifiers._calls import call_arguments
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier, Violation
-from verifiers._values import Construct, same
+from verifiers._values import Construct, Incomparable, same
 from verifiers.pbt._boundaries import mine
 from verifiers.pbt._defaults import defaulted_parameters, mask_strategy, omission_note, with_omissions
 from verifiers.pbt._search import Finding, SearchResult, boundary_cases, search
@@ -93,8 +93,12 @@ class _Judge:
         if old.kind is OutcomeKind.RAISED and new.kind is OutcomeKind.RAISED:
             ok = old.error_type == new.error_type
         elif old.kind is OutcomeKind.RETURNED and new.kind is OutcomeKind.RETURNED:
-            ok = same(old.value, new.value) and (old.args_after is None or new.args_after is None
-                                                 or same(old.args_after, new.args_after))
+            try:
+                ok = same(old.value, new.value) and (old.args_after is None or new.args_after is None
+                                                     or same(old.args_after, new.args_after))
+            except Incomparable as error:  # neither agreement nor a counterexample: the values are not data
+                return Finding(values, str(error), _show_outcome(old), _show_outcome(new), fatal=True,
+                               level=Level.UNKNOWN)
         else:
             ok = False
         return None if ok else Finding(values, "old and new disagree", _show_outcome(old), _show_outcome(new))
@@ -230,11 +234,12 @@ class DifferentialTester(Verifier):
         slots = [self._slot(obligation, None, p, types, mined, inputs) for p in new_params]
         slots = receiver + [s for s in slots if s is not None]
         judge = _Judge(obligation, context, call.callee, call.cls, slots, len(receiver), omittable)
+        judge.notes = list(mined.notes)  # what mining skipped, for the evidence detail
         strategies = [s.domain.strategy for s in slots] + masked
         if any(s.domain.simple is _USER for s in slots):
             return judge, strategies, None
         simple = [s.domain.simple for s in slots]
-        cases = boundary_cases([s.domain.boundaries for s in slots], simple)
+        cases = boundary_cases([s.domain.boundaries for s in slots], simple, [s.domain.specific for s in slots])
         if omittable:
             index = {s.name: i for i, s in enumerate(slots) if not s.receiver}
             cases = with_omissions(cases, index, simple, omittable)
@@ -276,6 +281,7 @@ class DifferentialTester(Verifier):
                                  f"({', '.join(inner.omittable)}) ran within the {context.timeout:g}s budget, so a "
                                  "changed default is untested; raise the budget")
         detail = self._passed_detail(obligation, context, result, seconds)
+        detail += "".join(f"; {n}" for n in getattr(inner, "notes", ()))
         if inner.omittable:
             detail += (f"; {inner.omitting} of the calls omitted defaulted parameters "
                        f"({', '.join(inner.omittable)}), so each side evaluated its own defaults")

@@ -11,7 +11,7 @@ from typing import Any
 from properties import Kind
 from verifiers._calls import call_arguments
 from verifiers._contract import Context, Outcome, OutcomeKind
-from verifiers._values import same
+from verifiers._values import Incomparable, same
 from verifiers.smt._types import BOOL, FLOAT, INT
 
 __all__ = ["Replay", "Replayer", "show_call"]
@@ -87,7 +87,10 @@ class Replayer:
         elif self.plan.obligation.kind is Kind.INVARIANT:
             ok = False  # new raised, old did not raise the same type
         else:
-            ok = old.kind is new.kind is OutcomeKind.RETURNED and same(old.value, new.value)
+            try:
+                ok = old.kind is new.kind is OutcomeKind.RETURNED and same(old.value, new.value)
+            except Incomparable as error:
+                return Replay(False, _show_outcome(old), _show_outcome(new), str(error))
         return Replay(not ok, _show_outcome(old), _show_outcome(new))
 
     def admits(self, values: list[Any]) -> bool:
