@@ -139,14 +139,20 @@ def test_each_class_has_three_hostile_patches_and_a_benign_look_alike() -> None:
         assert len(hostile) >= 3 and benign
 
 
-@pytest.mark.parametrize("case", HOSTILE + BENIGN, ids=lambda c: c.name)
-def test_default_deny(victim, tmp_path, case: Case) -> None:
+def judged(root, tmp_path, case: Case) -> dict:
+    """The JSON report of ``case`` checked against ``root``, which must be left byte-for-byte as it was."""
     patch = tmp_path / "patch.json"
     patch.write_text(json.dumps({"files": case.files}))
-    before = snapshot(victim)
-    code, report, err = check(victim, patch)
-    assert snapshot(victim) == before
+    before = snapshot(root)
+    code, report, err = check(root, patch)
+    assert snapshot(root) == before
     assert code == case.exit, err or json.dumps(report, indent=1)
+    return report
+
+
+@pytest.mark.parametrize("case", HOSTILE + BENIGN, ids=lambda c: c.name)
+def test_default_deny(victim, tmp_path, case: Case) -> None:
+    report = judged(victim, tmp_path, case)
     rules = {v["rule"] for v in report["violations"]}
     assert case.rules <= rules, rules
     for violation in report["violations"]:
@@ -171,19 +177,13 @@ def test_an_unlisted_call_names_the_resolved_api_the_line_and_how_to_allow_it(vi
 ])
 def test_a_repository_extends_the_allow_list(make_repo, tmp_path, table: str) -> None:
     files = dict(REPO, **{"pyproject.toml": f'[project]\nname = "victim"\n\n[tool.sandbox]\nseed = 1\n{table}\n'})
-    root = make_repo(files)
-    patch = tmp_path / "patch.json"
-    patch.write_text(json.dumps({"files": {"train.py": helper("import pydoc\nreturn len(pydoc.getdoc(x))")}}))
-    code, report, err = check(root, patch)
-    assert code == 0, err or json.dumps(report["violations"])
+    case = Case("extended", {"train.py": helper("import pydoc\nreturn len(pydoc.getdoc(x))")}, exit=0)
+    judged(make_repo(files), tmp_path, case)
 
 
 def test_the_repository_s_own_modules_are_allowed(make_repo, tmp_path) -> None:
     root = make_repo(dict(REPO, **{"mathx.py": "def double(x: int) -> int:\n    return 2 * x\n"}))
-    patch = tmp_path / "patch.json"
-    patch.write_text(json.dumps({"files": {"train.py": helper("import mathx\nreturn mathx.double(x)")}}))
-    code, report, err = check(root, patch)
-    assert code == 0, err or json.dumps(report["violations"])
+    judged(root, tmp_path, Case("own-module", {"train.py": helper("import mathx\nreturn mathx.double(x)")}, exit=0))
 
 
 SCHED = '''
@@ -224,12 +224,6 @@ DEFAULTS_AND_TYPES_BENIGN = [
 
 @pytest.mark.parametrize("case", DEFAULTS_AND_TYPES + DEFAULTS_AND_TYPES_BENIGN, ids=lambda c: c.name)
 def test_changed_defaults_and_retyped_constants(make_repo, tmp_path, case: Case) -> None:
-    root = make_repo(SCHED_REPO)
-    patch = tmp_path / "patch.json"
-    patch.write_text(json.dumps({"files": case.files}))
-    before = snapshot(root)
-    code, report, err = check(root, patch)
-    assert snapshot(root) == before
-    assert code == case.exit, err or json.dumps(report, indent=1)
+    report = judged(make_repo(SCHED_REPO), tmp_path, case)
     if case.level:
         assert case.level in {o["level"] for o in report["obligations"]}, json.dumps(report["obligations"])
