@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import types
 
 import pytest
 from hypothesis import given
