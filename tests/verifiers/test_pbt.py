@@ -314,12 +314,14 @@ def test_flaky_code_is_unknown_not_refuted():
 
 # ---- budget, seed, output, repository -----------------------------------------------------
 
-def test_the_time_budget_ends_the_search_and_says_so():
+def test_a_search_the_time_budget_stops_short_is_unknown_never_passed():
     def slow(side, args, kwargs):
         time.sleep(0.002)
     evidence = check(SIMPLE, SIMPLE, "train.f", max_examples=100_000, timeout=0.5, die=slow)
-    assert evidence.level is Level.PASSED
-    assert "the time budget of 0.5s, not the search, ended it" in evidence.detail
+    assert evidence.level is Level.UNKNOWN
+    assert "the time budget of 0.5s ended the search of train.f after" in evidence.detail
+    assert "short of the 100000 that PASSED requires" in evidence.detail and "ms" in evidence.detail
+    assert "raise [tool.sandbox] timeout" in evidence.detail
     assert evidence.seconds < 3
     nothing = check(SIMPLE, SIMPLE, "train.f", timeout=0.0)
     assert nothing.level is Level.UNKNOWN and "before any input" in nothing.detail

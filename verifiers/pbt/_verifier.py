@@ -280,6 +280,8 @@ class DifferentialTester(Verifier):
             return self._unknown(f"no call omitting the defaulted parameters of {obligation.target} "
                                  f"({', '.join(inner.omittable)}) ran within the {context.timeout:g}s budget, so a "
                                  "changed default is untested; raise the budget")
+        if result.budget_ended and result.examples < context.max_examples:
+            return self._unknown(_short_of_budget(obligation, context, result, seconds))
         detail = self._passed_detail(obligation, context, result, seconds)
         detail += "".join(f"; {n}" for n in getattr(inner, "notes", ()))
         if inner.omittable:
@@ -388,3 +390,13 @@ def _unsupported_message(obligation: Obligation, cls: str | None, param: Param, 
            f'inputs={{"{param.name}": st.integers(0, 10)}}), or annotate it with a supported type '
            "(int, float, bool, str, bytes, list/tuple/dict/set, Optional, Literal, or an enum or dataclass of the module)")
     return f"{where} has {annotation}, and {why}; {fix}"
+
+
+def _short_of_budget(obligation: Obligation, context: Context, result: SearchResult, seconds: float) -> str:
+    """PASSED takes the configured number of generated inputs; a search the clock stopped is UNKNOWN."""
+    ran = result.examples + result.boundary_cases
+    per_call = 1000 * seconds / max(ran, 1)
+    return (f"the time budget of {context.timeout:g}s ended the search of {obligation.target} after "
+            f"{result.examples} generated inputs and {result.boundary_cases} boundary cases, short of the "
+            f"{context.max_examples} that PASSED requires; each input took about {per_call:.0f} ms (old and new "
+            "together); raise [tool.sandbox] timeout, lower max_examples, or make the code faster")
