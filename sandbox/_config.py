@@ -41,6 +41,8 @@ class Config:
     max_examples: int = 200
     call_timeout: float = 10.0
     memory_mb: int = 4096
+    slowdown: float = 10.0
+    memory: float = 10.0
 
     def with_overrides(self, **overrides: Any) -> "Config":
         """A copy with the given non-``None`` settings replaced (and validated)."""
@@ -103,7 +105,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             raise ConfigError(f'{where}: allow must be a table of rule id -> path globs, e.g. allow = {{ "file-write" = ["scripts/*.py"] }}')
         return {rule: _coerce("protected", globs, f"{where} allow.{rule}") for rule, globs in value.items()}
     expected = {"require": str, "apply": str, "ledger": str, "isolation": str, "seed": int, "jobs": int,
-                "max_examples": int, "memory_mb": int, "timeout": (int, float), "call_timeout": (int, float)}[name]
+                "max_examples": int, "memory_mb": int, "timeout": (int, float), "call_timeout": (int, float),
+                "slowdown": (int, float), "memory": (int, float)}[name]
     if not isinstance(value, expected) or isinstance(value, bool):
         raise ConfigError(f"{where}: {name} has the wrong type: {value!r}")
     return value
@@ -125,6 +128,11 @@ def _validated(config: Config, where: str) -> Config:
     for name in ("max_examples", "memory_mb"):
         if getattr(config, name) < 1:
             raise ConfigError(f"{where}: {name} must be at least 1, got {getattr(config, name)}")
+    for name in ("slowdown", "memory"):
+        ratio = getattr(config, name)
+        if not ratio >= 1 or ratio == float("inf"):
+            raise ConfigError(f"{where}: {name} is a ratio of new to old and must be a finite number of at "
+                              f"least 1 (e.g. {name} = 10.0), got {ratio}")
     if config.call_timeout <= 0:
         raise ConfigError(f"{where}: call_timeout must be positive, got {config.call_timeout}")
     if config.jobs < 1:

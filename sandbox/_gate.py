@@ -93,7 +93,8 @@ class Gate:
         planned = plan(changes, self.properties, self.config, self.policy, before, after, root=self.worker_tree)
         with self._executor(planned.obligations, before, after) as executor:
             context = Context(before, after, self.policy, seed=self.config.seed, timeout=self.config.timeout,
-                              executor=executor, max_examples=self.config.max_examples)
+                              executor=executor, max_examples=self.config.max_examples,
+                              slowdown=self.config.slowdown, memory=self.config.memory)
             outcomes = _with_replay(self._discharge(planned.obligations, context),
                                     replay or f"Gate.from_repo({str(self.root)!r}, seed={self.config.seed}).check(patch)")
             isolation = executor.isolation if executor is not None else ""

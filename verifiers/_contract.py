@@ -141,6 +141,12 @@ class Outcome:
     shared module such as ``math`` or ``builtins``), ``signal``, ``exit``, ``protocol``,
     ``startup``) and
     ``message`` says what happened.  A death is never a pass.
+
+    Calls that returned or raised carry what the call itself cost in the worker, as data the
+    trusted side judges: ``cpu_seconds`` (CPU, not wall time), ``peak_mb`` (growth of the peak
+    resident memory; exact when ``exact_peak``, else a lower bound), ``threads_left`` (threads
+    alive after the call beyond those before) and ``first_call`` (the worker's first call, which
+    pays its warm-up).  ``None`` where the worker could not measure it.
     """
 
     kind: OutcomeKind
@@ -149,6 +155,11 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     args_after: tuple[Any, ...] | None = None
+    cpu_seconds: float | None = None
+    peak_mb: float | None = None
+    threads_left: int | None = None
+    exact_peak: bool = False
+    first_call: bool = False
 
 
 @runtime_checkable
@@ -178,7 +189,8 @@ class Context:
 
     ``before``/``after`` map repository-relative paths of touched files to their text
     (absent on the side where the file does not exist).  ``executor`` is ``None``
-    when the gate offers no isolated execution.
+    when the gate offers no isolated execution.  ``slowdown`` and ``memory`` are the ratios of
+    CPU time and peak memory by which a new version may exceed the old one (plus floors).
     """
 
     before: Mapping[str, str]
@@ -188,6 +200,8 @@ class Context:
     timeout: float = 30.0
     executor: Executor | None = None
     max_examples: int = 200
+    slowdown: float = 10.0
+    memory: float = 10.0
 
 
 class Verifier(abc.ABC):

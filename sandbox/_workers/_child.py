@@ -5,7 +5,8 @@ framing and the value codec by file path.  Order matters: start-up imports,
 rlimits, seccomp, then the audit hook, and only then the tree copy goes on
 ``sys.path`` -- no candidate code runs before the worker reports ready.
 
-Two operations: ``call`` (import a module, build arguments, call a target) and
+Two operations: ``call`` (import a module, build arguments, call a target, and measure the
+call itself: CPU seconds, growth of the peak resident memory, threads left running) and
 ``import`` (import one module and measure the import itself: CPU seconds of the
 process, growth of its peak resident memory, wall seconds).  The measurement is
 only meaningful as the first thing a module's import does in this process; the
@@ -30,6 +31,11 @@ _MUTATED: list = []
 # /proc/self/clear_refs, opened before the audit hook: writing "5" resets the peak RSS (VmHWM),
 # so each import's peak is its own.  None where the kernel does not offer it.
 _PEAK_RESET: list = []
+# The figures of the last call (see ``_measured``), added to its answer whether it returned or raised.
+_FIGURES: dict = {}
+_CALLS: list = []
+# A call that leaves threads is given this long (seconds) for them to end before they count.
+_THREAD_GRACE = 0.2
 # Shared modules whose attributes candidate code must leave alone, besides those it imports.
 _ALWAYS_WATCHED = ("builtins", "math", "operator", "functools", "itertools")
 
@@ -94,6 +100,7 @@ def _cpu():
 
 def _answer(request, codec):
     result, memory = None, False
+    _FIGURES.clear()
     try:
         result = _import(request) if request.get("op") == "import" else _run(request, codec)
     except AuditTripped:
@@ -108,6 +115,8 @@ def _answer(request, codec):
         return {"kind": "died", "reason": "mutation", "message": _MUTATED[0]}
     if memory:
         return {"kind": "died", "reason": "memory", "message": "MemoryError under the address-space limit"}
+    if isinstance(result, dict) and _FIGURES:
+        result.update(_FIGURES)
     return result
 
 
@@ -118,7 +127,7 @@ def _import(request):
         return {"kind": "imported", "already": True, "import_cpu": 0.0, "peak_kb": 0, "wall": 0.0,
                 "exact_peak": False}
     start_kb, exact = _reset_peak()
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, wall = _cpu_exact(), time.perf_counter()
     try:
         importlib.import_module(name)
         result = {"kind": "imported", "already": False}
@@ -126,7 +135,7 @@ def _import(request):
         raise
     except BaseException as error:  # noqa: BLE001 - SystemExit at import is an answer too
         result = {"kind": "raised", "error_type": _type_name(error), "message": _text(error)}
-    result.update(import_cpu=round(time.process_time() - cpu, 4), wall=round(time.perf_counter() - wall, 4),
+    result.update(import_cpu=round(_cpu_exact() - cpu, 4), wall=round(time.perf_counter() - wall, 4),
                   peak_kb=max(0, _peak_kb() - start_kb), exact_peak=exact)
     return result
 
@@ -178,13 +187,58 @@ def _run(request, codec):
             function = getattr(receiver, qualname.rpartition(".")[2])
         else:
             function = _resolve(module, qualname)
-        value = function(*args, **kwargs)
+        value = _measured(function, args, kwargs)
         return {"kind": "returned", "value": codec.encode(value).decode(),
                 "args_after": codec.encode(tuple(args)).decode()}
     finally:
         changed = _changed(watched, before)
         if changed:
             _MUTATED.append("the call changed shared module state: " + ", ".join(changed[:5]))
+
+
+def _measured(function, args, kwargs):
+    """Call ``function``, recording its CPU seconds, peak-memory growth and leftover threads in ``_FIGURES``.
+
+    CPU time, not wall time, so a loaded machine does not decide; from ``getrusage``, which sums
+    every thread's exact run time, where ``time.process_time()`` goes coarse (to the scheduler
+    tick) once ``RLIMIT_CPU`` is set, as it is here.  The peak is exact where
+    ``/proc/self/clear_refs`` resets it; otherwise ``ru_maxrss`` growth is a lower bound
+    (``exact_peak`` says which).  Threads are the kernel's count, so native ones count too.
+    """
+    threads = _threads()
+    start_kb, exact = _reset_peak()
+    cpu = _cpu_exact()
+    _CALLS.append(1)
+    try:
+        return function(*args, **kwargs)
+    finally:
+        used = _cpu_exact() - cpu
+        peak = max(0, _peak_kb() - start_kb)
+        _FIGURES.update(call_cpu=round(used, 6), call_peak_kb=peak, exact_peak=exact,
+                        threads_left=_threads_left(threads), first_call=len(_CALLS) == 1)
+
+
+def _cpu_exact():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _threads():
+    return _status_kb("Threads") or None
+
+
+def _threads_left(before):
+    """Threads alive now beyond ``before``, after a short grace for ones that are ending; None if unknown."""
+    if before is None:
+        return None
+    deadline = time.monotonic() + _THREAD_GRACE
+    while True:
+        now = _threads()
+        if now is None:
+            return None
+        if now <= before or time.monotonic() >= deadline:
+            return max(0, now - before)
+        time.sleep(0.01)
 
 
 def _watched(home):

@@ -276,10 +276,10 @@ class IsolatedExecutor:
             if worker.cpu > self._cpu_seconds / 2:
                 self._retire(side)
             return Outcome(OutcomeKind.RETURNED, value=value, seconds=seconds,
-                           args_after=args_after if isinstance(args_after, tuple) else None)
+                           args_after=args_after if isinstance(args_after, tuple) else None, **_figures(answer))
         if kind == "raised":
             return Outcome(OutcomeKind.RAISED, error_type=str(answer.get("error_type", ""))[:300],
-                           message=str(answer.get("message", ""))[:500], seconds=seconds)
+                           message=str(answer.get("message", ""))[:500], seconds=seconds, **_figures(answer))
         if kind == "died" and answer.get("reason") in REASONS:
             raise self._reap(side, worker, answer["reason"], str(answer.get("message", ""))[:500])
         raise self._reap(side, worker, "protocol", f"unexpected answer kind {kind!r}")
@@ -496,6 +496,19 @@ def _touched_modules(mine: Mapping[str, str], theirs: Mapping[str, str], *, own:
     paths += sorted(p for p in mine if p.endswith(".py") and p not in theirs) if own else []
     names = (module_name(path) for path in paths)
     return list(dict.fromkeys(n for n in names if all(part.isidentifier() for part in n.split("."))))
+
+
+def _figures(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's measured resources from a worker's answer; a missing or malformed figure stays ``None``."""
+    def number(key: str) -> float | None:
+        value = answer.get(key)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
+        return float(value) if ok else None
+
+    peak_kb, threads = number("call_peak_kb"), number("threads_left")
+    return {"cpu_seconds": number("call_cpu"), "peak_mb": None if peak_kb is None else peak_kb / 1024,
+            "threads_left": None if threads is None else int(threads),
+            "exact_peak": answer.get("exact_peak") is True, "first_call": answer.get("first_call") is True}
 
 
 def _group_cpu(pgid: int) -> float | None:

@@ -15,6 +15,7 @@ from verifiers._contract import Context, Counterexample, Evidence, Level, Outcom
 from verifiers._values import Construct, Incomparable, same
 from verifiers.pbt._boundaries import mine
 from verifiers.pbt._defaults import defaulted_parameters, mask_strategy, omission_note, with_omissions
+from verifiers.pbt._resources import Usage, excess_memory, new_threads
 from verifiers.pbt._search import Finding, SearchResult, boundary_cases, search
 from verifiers.pbt._signature import Param, Unsupported, init_params, is_method, module_types, parameters, shape
 from verifiers.pbt._strategies import Domain, domain
@@ -44,6 +45,7 @@ class _Judge:
         self.pre = getattr(self.spec, "pre", None)
         # What the compared calls did, to tell a real agreement from a vacuous one.
         self.returned = self.raised = self.omitting = 0
+        self.usage = Usage(context.slowdown, context.memory)
 
     def omitted(self, values: tuple[Any, ...]) -> tuple[str, ...]:
         return values[-1] if self.omittable else ()
@@ -101,7 +103,25 @@ class _Judge:
                                level=Level.UNKNOWN)
         else:
             ok = False
-        return None if ok else Finding(values, "old and new disagree", _show_outcome(old), _show_outcome(new))
+        if not ok:
+            return Finding(values, "old and new disagree", _show_outcome(old), _show_outcome(new))
+        return self._costs(values, old, new)
+
+    def _costs(self, values: tuple[Any, ...], old: Outcome, new: Outcome) -> Finding | None:
+        """A resource regression of new against old on this input (see ``_resources``), if any."""
+        slower = self.usage.add(old, new)
+        if slower is not None:
+            return Finding(values, slower, _show_cost(old), _show_cost(new), fatal=True, level=Level.REFUTED)
+        checks = ((new_threads, Level.VIOLATION), (lambda o, n: excess_memory(o, n, self.usage.memory), Level.REFUTED))
+        for check, level in checks:
+            if check(old, new) is None:
+                continue
+            # Once more: a one-off (a pool started on first use, a cache filled once) is not a regression.
+            again_old, again_new = self.call("old", values), self.call("new", values)
+            why = check(again_old, again_new)
+            if why is not None:
+                return Finding(values, why, _show_cost(again_old), _show_cost(again_new), fatal=True, level=level)
+        return None
 
     def _invariant(self, values: tuple[Any, ...]) -> Finding | None:
         new = self.call("new", values)
@@ -141,6 +161,13 @@ def _death(values: tuple[Any, ...], old: Outcome, new: Outcome) -> Finding:
                         if o.kind is OutcomeKind.DIED)
     return Finding(message=f"the worker running the {' and '.join(sides)} version died ({reasons}), "
                            "so the gate cannot compare them", level=Level.UNKNOWN, **shown)
+
+
+def _show_cost(outcome: Outcome) -> str:
+    cpu = "?" if outcome.cpu_seconds is None else f"{outcome.cpu_seconds:.3f} s CPU"
+    peak = "?" if outcome.peak_mb is None else f"{outcome.peak_mb:.1f} MB peak growth"
+    threads = "?" if outcome.threads_left is None else f"{outcome.threads_left} threads left"
+    return f"{_show_outcome(outcome)} ({cpu}, {peak}, {threads})"[:400]
 
 
 def _show_outcome(outcome: Outcome) -> str:
@@ -283,6 +310,8 @@ class DifferentialTester(Verifier):
         if result.budget_ended and result.examples < context.max_examples:
             return self._unknown(_short_of_budget(obligation, context, result, seconds))
         detail = self._passed_detail(obligation, context, result, seconds)
+        if obligation.kind is Kind.EQUIVALENT:
+            detail += f"; {inner.usage.summary()}"
         detail += "".join(f"; {n}" for n in getattr(inner, "notes", ()))
         if inner.omittable:
             detail += (f"; {inner.omitting} of the calls omitted defaulted parameters "
@@ -328,7 +357,8 @@ class DifferentialTester(Verifier):
         cex = Counterexample(call, finding.old, finding.new, f"sandbox check ... --seed {context.seed}")
         violations = ()
         if level is Level.VIOLATION:
-            rule = "module-mutation" if "monkeypatched" in finding.message else "runtime-audit"
+            rule = ("module-mutation" if "monkeypatched" in finding.message else
+                    "ambient-state" if "running after the call" in finding.message else "runtime-audit")
             violations = (Violation(rule, obligation.path, obligation.line, f"{obligation.target}: {detail}",
                                     RULES[rule].fix, obligation.target),)
         return Evidence(level, self.name, detail, counterexample=cex if level is not Level.UNKNOWN else None,
