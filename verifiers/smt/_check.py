@@ -24,6 +24,8 @@ _FLOATS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e-300, 5e-324, 1e300, sys.floa
 def _show(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return f"float('{value}')"
+    if isinstance(value, int) and value.bit_length() > 4000:
+        return hex(value)  # repr() refuses ints of more than sys.get_int_max_str_digits() digits
     return repr(value)
 
 

@@ -49,6 +49,12 @@ class Ieee:
         self.opaque.add(f"math.{name}")
         return self._uf(f"math_{name}", self.sort, self.sort)(a)
 
+    def math_of_huge_int(self, name: str, n: Any) -> Any:
+        """``math.<name>(n)`` of an int too large for a float (``log`` and kin): uninterpreted."""
+        self.used = True
+        self.opaque.add(f"math.{name}")
+        return self._uf(f"math_{name}_of_huge_int", z3.IntSort(), self.sort)(n)
+
     def math_raises(self, name: str, error: str, a: Any) -> Any:
         """Whether ``math.<name>(a)`` raises ``error``; uninterpreted except for ``sqrt``."""
         if name == "sqrt":
@@ -70,9 +76,11 @@ class Ieee:
         return z3.fpToFP(self.rm, z3.ToReal(n), self.sort)
 
     def from_ratio(self, a: Any, b: Any) -> Any:
-        """Python's ``int / int``: the exact quotient, correctly rounded (b != 0 is guarded by the caller)."""
+        """Python's ``int / int``: the exact quotient, correctly rounded (b != 0 is guarded by the caller);
+        its sign is that of ``a * b``, so ``0 / -7`` is ``-0.0``, which the exact quotient 0 cannot carry."""
         self.used = True
-        return z3.fpToFP(self.rm, z3.ToReal(a) / z3.ToReal(b), self.sort)
+        quotient = z3.fpToFP(self.rm, z3.ToReal(a) / z3.ToReal(b), self.sort)
+        return z3.If(z3.And(a == 0, b < 0), z3.fpMinusZero(self.sort), quotient)
 
     def arith(self, op: str, a: Any, b: Any) -> Any:
         self.used = True
@@ -184,6 +192,11 @@ class Uninterpreted(Ieee):
         self.used = True
         self.opaque.add(f"math.{name}")
         return self._fn(f"math_{name}", self.sort, self.sort)(a)
+
+    def math_of_huge_int(self, name: str, n: Any) -> Any:
+        self.used = True
+        self.opaque.add(f"math.{name}")
+        return self._fn(f"math_{name}_of_huge_int", z3.IntSort(), self.sort)(n)
 
     def math_raises(self, name: str, error: str, a: Any) -> Any:
         return self._fn(f"math_{name}_raises_{error}", self.sort, z3.BoolSort())(a)

@@ -32,6 +32,7 @@ class ModuleInfo:
     classes: set[str] = field(default_factory=set)
     math_aliases: set[str] = field(default_factory=set)
     from_math: dict[str, str] = field(default_factory=dict)
+    bound: set[str] = field(default_factory=set)  # every name the module binds, however: it shadows a builtin
 
 
 def module_info(name: str, text: str | None) -> ModuleInfo:
@@ -51,7 +52,48 @@ def module_info(name: str, text: str | None) -> ModuleInfo:
             info.from_math |= {a.asname or a.name: a.name for a in stmt.names}
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             _constant(info, stmt, seen)
+    counts = _bindings(tree)
+    info.bound = set(counts)
+    for name in [n for n, c in counts.items() if c > 1]:
+        info.functions.pop(name, None)
+        info.constants.pop(name, None)
+        info.from_math.pop(name, None)
+        info.math_aliases.discard(name)
+        info.not_literal[name] = f"the module binds {name} more than once"
     return info
+
+
+def _bindings(tree: ast.Module) -> dict[str, int]:
+    """How often each name is bound at module level (``*`` for a star import of a module other than math)."""
+    counts: dict[str, int] = {}
+
+    def bind(name: str) -> None:
+        counts[name] = counts.get(name, 0) + 1
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bind(child.name)
+                for inner in ast.walk(child):
+                    if isinstance(inner, ast.Global):
+                        for name in inner.names:
+                            bind(name)
+                            bind(name)  # assigned when the function runs: never a constant
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                for alias in child.names:
+                    if alias.name == "*" and getattr(child, "module", None) != "math":
+                        bind("*")
+                    bind((alias.asname or alias.name).partition(".")[0])
+            elif isinstance(child, ast.Name) and not isinstance(child.ctx, ast.Load):
+                bind(child.id)
+            else:
+                if isinstance(child, ast.ExceptHandler) and child.name:
+                    bind(child.name)
+                if isinstance(child, (ast.MatchAs, ast.MatchStar)) and child.name:
+                    bind(child.name)
+                visit(child)
+    visit(tree)
+    return counts
 
 
 def _constant(info: ModuleInfo, stmt: ast.Assign | ast.AnnAssign, seen: dict[str, int]) -> None:

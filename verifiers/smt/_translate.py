@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ _TRUE, _FALSE = z3.BoolVal(True), z3.BoolVal(False)
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 _MAX_POWER = 16
+_LOG_OF_INT = frozenset({"log", "log2", "log10"})  # CPython takes these of any positive int, however large
 
 
 def and_(a: Any, b: Any) -> Any:
@@ -206,6 +208,7 @@ class Translator:
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
                 and call.func.id not in state.env and not call.keywords and 1 <= len(call.args) <= 3):
             raise Unsupported(f"`for` over `{ast.unparse(call)}` (only `for` over `range(...)` is unrolled)", node.lineno)
+        self.not_shadowed("range", node.lineno)
         if node.orelse or any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(node)):
             raise Unsupported("`break`, `continue` or `for ... else`", node.lineno)
         if not isinstance(node.target, ast.Name):
@@ -271,9 +274,19 @@ class Translator:
                 if isinstance(part, ast.FormattedValue):
                     if part.format_spec is not None or part.conversion != -1 or not isinstance(part.value, ast.Name):
                         raise Unsupported("an f-string with conversions or format specs in a message", node.lineno)
-                    self.name(part.value.id, state, node.lineno)
+                    self.too_long_to_format(self.name(part.value.id, state, node.lineno), state)
             return
         self.expr(node, state)
+
+    def too_long_to_format(self, value: Value, state: State) -> None:
+        """Formatting an int of more digits than ``sys.get_int_max_str_digits()`` raises ``ValueError``."""
+        limit = sys.get_int_max_str_digits()
+        if isinstance(value, tuple):
+            for item in value:
+                self.too_long_to_format(item, state)
+        elif value.kind == INT and limit:
+            power = z3.IntVal("1" + "0" * limit)  # from text: the int itself cannot pass through str()
+            self.exit(state, z3.Or(value.term >= power, value.term <= -power), "ValueError")
 
     def exit(self, state: State, cond: Any, name: str) -> None:
         """Record that ``name`` is raised where ``cond`` holds; carry on where it does not."""
@@ -471,8 +484,14 @@ class Translator:
             if self.info.from_math.get(func.id) in MATH_FUNCTIONS:
                 return self.math_call(self.info.from_math[func.id], node, state)
             if func.id in ("min", "max", "abs", "float", "int", "bool") and not node.keywords:
+                self.not_shadowed(func.id, node.lineno)
                 return self.builtin_call(func.id, node, state)
         raise Unsupported(f"the call `{ast.unparse(node)[:60]}`", node.lineno)
+
+    def not_shadowed(self, builtin: str, line: int) -> None:
+        if builtin in self.info.bound or "*" in self.info.bound:
+            raise Unsupported(f"`{builtin}` may not be the builtin: the module binds that name (or star-imports)",
+                              line)
 
     def builtin_call(self, name: str, node: ast.Call, state: State) -> Value:
         args = [self.expr(a, state) for a in node.args]
@@ -508,6 +527,8 @@ class Translator:
             raise Unsupported(f"math.{name} of a tuple or None", node.lineno)
         if name in ("floor", "ceil", "trunc"):
             return self.float_to_int(name, value, state) if value.kind == FLOAT else Sym(INT, _as_int(value))
+        if name in _LOG_OF_INT and value.kind != FLOAT:
+            return self.log_of_int(name, _as_int(value), state)
         if value.kind != FLOAT:
             converted = self.to_float(value, state)
             value = Sym(FLOAT, converted)
@@ -517,6 +538,14 @@ class Translator:
             return Sym(FLOAT, self.ops.math(name, value.term))
         nan, inf = self.ops.is_nan(value.term), self.ops.is_inf(value.term)
         return Sym(BOOL, {"isnan": nan, "isinf": inf, "isfinite": z3.Not(z3.Or(nan, inf))}[name])
+
+    def log_of_int(self, name: str, n: Any, state: State) -> Value:
+        """``math.log(n)`` of an int as CPython computes it: ``ValueError`` for ``n <= 0``, checked first, and for
+        ints too large for a float no ``OverflowError`` but a finite value (uninterpreted here)."""
+        self.exit(state, n <= 0, "ValueError")
+        converted = self.ops.from_int(n)
+        return Sym(FLOAT, z3.If(self.ops.is_inf(converted), self.ops.math_of_huge_int(name, n),
+                                self.ops.math(name, converted)))
 
     def float_to_int(self, how: str, value: Sym, state: State) -> Value:
         self.exit(state, self.ops.is_nan(value.term), "ValueError")

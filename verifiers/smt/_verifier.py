@@ -281,11 +281,21 @@ def _reason(result: Any) -> str:
     return "timeout" if result == z3.unknown else str(result)
 
 
+def _long(digits: str) -> int:
+    """``int(digits)`` for any length: ``int()`` refuses more than ``sys.get_int_max_str_digits()`` digits."""
+    sign, digits = (-1, digits[1:]) if digits.startswith("-") else (1, digits)
+    value = 0
+    for start in range(0, len(digits), 1000):
+        chunk = digits[start:start + 1000]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return sign * value
+
+
 def _inputs(plan_: Plan, model: Any, inputs: list[Any]) -> list[Any]:
     values = []
     for kind, sym in zip(plan_.kinds, inputs):
         if kind == INT:
-            values.append(model.eval(sym.term, model_completion=True).as_long())
+            values.append(_long(model.eval(sym.term, model_completion=True).as_string()))
         elif kind == BOOL:
             values.append(z3.is_true(model.eval(sym.term, model_completion=True)))
         elif kind == FLOAT:
