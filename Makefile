@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/verifiers.py
 	$(PY) bench/kernels.py
+	$(PY) bench/prover_fuzz.py 300 0
 
 clean:
 	rm -rf $(VENV) build *.egg-info
