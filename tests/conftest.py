@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 import textwrap
 from collections.abc import Callable, Mapping
@@ -21,6 +23,15 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
         else:
             target.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
     return root
+
+
+def cli_check(root: Path, patch: Path) -> tuple[int, dict | None, str]:
+    """``sandbox check --format json`` on ``patch``: the exit code, the parsed report and standard error."""
+    from sandbox._cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["check", "--repo", str(root), "--patch", str(patch), "--format", "json"], out, err)
+    return code, (json.loads(out.getvalue()) if out.getvalue() else None), err.getvalue()
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -8,7 +8,6 @@ Add each new hostile pattern found in the wild here.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import dataclass
@@ -16,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox._cli import main
-from tests.conftest import snapshot, write_tree
+from tests.conftest import cli_check, snapshot, write_tree
 
 TRAIN = '''
 """Training loop."""
@@ -129,10 +127,7 @@ BENIGN = [
 ]
 
 
-def check(root: Path, patch: Path) -> tuple[int, dict | None, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["check", "--repo", str(root), "--patch", str(patch), "--format", "json"], out, err)
-    return code, (json.loads(out.getvalue()) if out.getvalue() else None), err.getvalue()
+check = cli_check
 
 
 @pytest.fixture

@@ -7,15 +7,13 @@ measurements -- CPU seconds, peak memory, threads left running -- can tell it ap
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 
-from sandbox._cli import main
 from sandbox._config import load_config
 from sandbox._errors import ConfigError
-from tests.conftest import snapshot
+from tests.conftest import cli_check, snapshot
 
 OPS = '''
 """Helpers."""
@@ -65,10 +63,7 @@ def start_worker() -> None:
 CONFIG = "[tool.sandbox]\nseed = 3\nmax_examples = 60\ncall_timeout = 5.0\n"
 
 
-def check(root, patch) -> tuple[int, dict, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["check", "--repo", str(root), "--patch", str(patch), "--format", "json"], out, err)
-    return code, json.loads(out.getvalue()), err.getvalue()
+check = cli_check
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ the repository stays byte-for-byte as it was.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 
 import pytest
 
-from sandbox._cli import main
-from tests.conftest import snapshot
+from tests.conftest import cli_check, snapshot
 
 OPS = '''
 """Helpers."""
@@ -99,10 +97,7 @@ CASES = [
 ]
 
 
-def check(root, patch) -> tuple[int, dict, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["check", "--repo", str(root), "--patch", str(patch), "--format", "json"], out, err)
-    return code, json.loads(out.getvalue()), err.getvalue()
+check = cli_check
 
 
 @pytest.fixture
