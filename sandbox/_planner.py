@@ -26,7 +26,9 @@ from sandbox._changes import Change, ChangeKind, ChangeSet, FileDiff
 from sandbox._config import Config, sandbox_table
 from sandbox._definitions import DefKind, Definition
 from sandbox._effects import Effects
-from sandbox._effects._plan import docstring_readers, module_effects, reader_obligations, symlink, unique
+from sandbox._effects._plan import (
+    docstring_readers, module_effects, reader_obligations, star_export_readers, symlink, unique,
+)
 from sandbox._errors import ConfigError
 
 __all__ = ["Plan", "plan"]
@@ -76,7 +78,9 @@ def plan(changes: ChangeSet, properties: Sequence[Property], config: Config, pol
             obligations.extend(_python_file(diff, by_target, bounded, effects))
             obligations.extend(module_effects(diff, effects))
     if effects is not None:
-        obligations.extend(docstring_readers(changes, effects, _reader_maker(by_target, bounded), before, after))
+        make = _reader_maker(by_target, bounded)
+        obligations.extend(docstring_readers(changes, effects, make, before, after))
+        obligations.extend(star_export_readers(changes, effects, make, before, after))
     return Plan(tuple(unique(obligations)), tuple(unchecked))
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from sandbox._effects._index import RepoIndex
 
-__all__ = ["importers", "resolve_from"]
+__all__ = ["importers", "resolve_from", "star_importers"]
 
 
 def importers(index: RepoIndex, module: str) -> list[tuple[str, int]]:
@@ -20,6 +20,20 @@ def importers(index: RepoIndex, module: str) -> list[tuple[str, int]]:
         importer = index.module_of(path)
         is_package = path.endswith("__init__.py")
         found += [(path, line) for line in _lines_importing(tree, module, importer, is_package)]
+    return found
+
+
+def star_importers(index: RepoIndex, module: str) -> list[str]:
+    """Files that ``from module import *``: every public name ``module`` gains lands in them too."""
+    found = []
+    for path in index.containing("import *"):
+        tree = index.tree(path)
+        if tree is None:
+            continue
+        importer, is_package = index.module_of(path), path.endswith("__init__.py")
+        if any(isinstance(node, ast.ImportFrom) and [a.name for a in node.names] == ["*"]
+               and resolve_from(node, importer, is_package) == module for node in ast.walk(tree)):
+            found.append(path)
     return found
 
 

@@ -16,7 +16,7 @@ from sandbox._definitions import DefKind
 from sandbox._effects._readers import Reader
 from sandbox._effects._repo import Effects
 
-__all__ = ["docstring_readers", "module_effects", "reader_obligations", "symlink", "unique"]
+__all__ = ["docstring_readers", "module_effects", "reader_obligations", "star_export_readers", "symlink", "unique"]
 
 Make = Callable[[Change], "Obligation | None"]
 
@@ -84,6 +84,46 @@ def docstring_readers(changes: ChangeSet, effects: Effects, make: Make, before: 
     readers, problems = effects.doc_readers()
     cause = f"docstring of {', '.join(target for target, _ in changed)}"
     yield from reader_obligations(readers, problems, cause, changed[0][1], effects, make)
+
+
+def star_export_readers(changes: ChangeSet, effects: Effects, make: Make, before: dict[str, str],
+                        after: dict[str, str]) -> Iterator[Obligation]:
+    """A public name a module gains reaches every module that star-imports it, untouched or not.
+
+    ``from utils import *`` binds whatever ``utils`` exports: a new ``utils.len`` replaces the
+    builtin in the importer, a new ``utils.LR`` a global it defined before the import.
+    """
+    for diff in changes.files:
+        if not diff.module or diff.path not in before or diff.path not in after:
+            continue
+        gained = _exports(after[diff.path]) - _exports(before[diff.path])
+        if not gained:
+            continue
+        readers, problems = effects.star_readers(diff.module, frozenset(gained))
+        cause = f"{', '.join(sorted(gained))}, which {diff.module} now exports to `from {diff.module} import *`"
+        yield from reader_obligations(readers, problems, cause, diff.path, effects, make)
+
+
+def _exports(text: str) -> set[str]:
+    """What ``from module import *`` binds: a literal ``__all__``, else every public top-level name."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets):
+            if isinstance(stmt.value, (ast.List, ast.Tuple)) and all(
+                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in stmt.value.elts):
+                return {e.value for e in stmt.value.elts}
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*")
+    return {n for n in names if not n.startswith("_")}
 
 
 def _module_doc(text: str) -> str | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sandbox._effects._index import RepoIndex
 
-__all__ = ["Reader", "data_readers", "doc_readers"]
+__all__ = ["Reader", "data_readers", "doc_readers", "name_readers"]
 
 Match = Callable[[ast.AST], bool]
 
@@ -47,6 +47,14 @@ def doc_readers(index: RepoIndex) -> tuple[list[Reader], list[str]]:
             isinstance(node, ast.Name) and node.id == "getdoc")
 
     return _readers(index, index.containing("__doc__", "getdoc"), reads_doc)
+
+
+def name_readers(index: RepoIndex, paths: Iterable[str], names: frozenset[str]) -> tuple[list[Reader], list[str]]:
+    """Readers of any of ``names`` as a plain name (a global, or a builtin a star import now shadows)."""
+    def reads_name(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names
+
+    return _readers(index, paths, reads_name)
 
 
 def _readers(index: RepoIndex, paths: Iterable[str], match: Match) -> tuple[list[Reader], list[str]]:

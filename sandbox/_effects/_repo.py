@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 
 from sandbox._definitions import Definition, definitions
 from sandbox._effects._bases import override_problem
-from sandbox._effects._imports import importers
+from sandbox._effects._imports import importers, star_importers
 from sandbox._effects._index import RepoIndex
-from sandbox._effects._readers import Reader, data_readers, doc_readers
+from sandbox._effects._readers import Reader, data_readers, doc_readers, name_readers
 from sandbox._effects._shadow import shadowing
 from sandbox._errors import PatchError
 
@@ -48,6 +48,10 @@ class Effects:
     def doc_readers(self) -> tuple[list[Reader], list[str]]:
         """The functions that read docstrings, and places the gate cannot follow."""
         return self._keep(*doc_readers(self.index))
+
+    def star_readers(self, module: str, names: frozenset[str]) -> tuple[list[Reader], list[str]]:
+        """The functions of modules that ``from module import *`` and read one of ``names``."""
+        return self._keep(*name_readers(self.index, star_importers(self.index, module), names))
 
     def _keep(self, readers: list[Reader], problems: list[str]) -> tuple[list[Reader], list[str]]:
         return [r for r in readers if not self._not_readers(r.path)], problems

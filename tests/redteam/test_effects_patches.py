@@ -6,7 +6,6 @@ benign look-alike that is accepted; after every check the tree is byte-for-byte 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -14,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox._cli import main
-from tests.conftest import snapshot, write_tree
+from tests.conftest import cli_check, snapshot, write_tree
 
 REPO = {
     "pyproject.toml": '[project]\nname = "victim"\n\n[tool.sandbox]\nseed = 1\nunchecked = ["*.md", "*.txt"]\n',
@@ -71,9 +69,24 @@ class Case:
     extra: dict = field(default_factory=dict)   # extra repository files
 
 
+STARS = {
+    "starlib.py": "def double(x: int) -> int:\n    return 2 * x\n",
+    "starall.py": '__all__ = ["double"]\n\n\ndef double(x: int) -> int:\n    return 2 * x\n\n\n'
+                  'def len(xs: list) -> int:\n    return 0\n',
+    "user.py": ("LIMIT = 3\n\nfrom starlib import *\nfrom starall import *\n\n\n"
+                "def steps(xs: list[int]) -> int:\n    return len(xs) + double(1)\n\n\n"
+                "def cap(x: int) -> int:\n    return min(x, LIMIT)\n"),
+}
 SQUARE = REPO["shapes.py"]
 VARS = REPO["registry.py"].replace("dir(self)", "vars(type(self))")
 HOSTILE = [
+    # A name a module gains reaches every module that star-imports it, though their source is untouched.
+    Case("star-export-shadows-builtin", {"starlib.py": STARS["starlib.py"] + "\n\ndef len(xs: list) -> int:\n"
+                                         "    return 0\n"}, level="REFUTED", says=("user.steps",), extra=STARS),
+    Case("star-export-overrides-global", {"starlib.py": STARS["starlib.py"] + "\nLIMIT = 100\n"},
+         level="REFUTED", says=("user.cap",), extra=STARS),
+    Case("all-gains-a-name", {"starall.py": STARS["starall.py"].replace('["double"]', '["double", "len"]')},
+         level="REFUTED", says=("user.steps",), extra=STARS),
     # 1. deleted or renamed modules that others import
     Case("delete-imported-private-module", {"pkg/utils.py": None}, frozenset({"removed-definition"}),
          says=("app.py:1", "tools.py:1")),
@@ -136,6 +149,8 @@ HOSTILE = [
 ]
 
 BENIGN = [
+    Case("star-export-nobody-reads", {"starlib.py": STARS["starlib.py"] + "\n\ndef triple(x: int) -> int:\n"
+                                      "    return 3 * x\n"}, exit=0, extra=STARS),
     Case("delete-module-nobody-imports", {"orphan/_scratch.py": None}, exit=0),
     Case("fresh-package", {"pkg/fresh/__init__.py": "X = 1\n"}, exit=0),
     Case("star-import-into-self-contained-functions", {"pure.py": "from mathx import *\n\n\n" + REPO["pure.py"]},
@@ -152,10 +167,7 @@ BENIGN = [
 ]
 
 
-def check(root: Path, patch: Path) -> tuple[int, dict | None, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["check", "--repo", str(root), "--patch", str(patch), "--format", "json"], out, err)
-    return code, (json.loads(out.getvalue()) if out.getvalue() else None), err.getvalue()
+check = cli_check
 
 
 def run_case(make_repo, tmp_path: Path, case: Case) -> dict:

@@ -35,15 +35,25 @@ def planned(root: Path, files: dict, *, with_root: bool = True):
 # ------------------------------------------------------------------ cost follows the change
 
 
-def test_a_patch_that_deletes_nothing_and_touches_only_python_never_walks(make_repo, monkeypatch):
+def test_a_patch_that_deletes_nothing_and_exports_nothing_new_never_walks(make_repo, monkeypatch):
     root = make_repo({"a.py": "def f(x: int) -> int:\n    return x\n", "b.py": "import a\n"})
 
     def refuse(*args, **kwargs):
         raise AssertionError("the repository was walked")
 
     monkeypatch.setattr(index_module.os, "walk", refuse)
-    found = planned(root, {"a.py": "def f(x: int) -> int:\n    return x + 0\n\n\ndef g() -> int:\n    return 1\n"})
+    found = planned(root, {"a.py": "def f(x: int) -> int:\n    return x + 0\n\n\ndef _g() -> int:\n    return 1\n"})
     assert {o.kind for o in found} >= {Kind.POLICY, Kind.EQUIVALENT}
+
+
+def test_a_new_public_name_looks_for_star_importers(make_repo):
+    """``from a import *`` elsewhere would bind it: the tree is read to find those modules."""
+    root = make_repo({"a.py": "def f(x: int) -> int:\n    return x\n",
+                      "b.py": "from a import *\n\n\ndef n(xs: list) -> int:\n    return len(xs)\n"})
+    found = planned(root, {"a.py": "def f(x: int) -> int:\n    return x\n\n\ndef len(xs: list) -> int:\n"
+                                   "    return 0\n"})
+    readers = [o for o in found if o.target == "b.n"]
+    assert readers and readers[0].kind is Kind.EQUIVALENT and "now exports" in readers[0].reason
 
 
 def test_a_deletion_walks_and_skips_virtualenvs_caches_and_the_ledger(make_repo):
