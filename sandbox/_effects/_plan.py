@@ -88,7 +88,7 @@ def docstring_readers(changes: ChangeSet, effects: Effects, make: Make, before: 
 
 def star_export_readers(changes: ChangeSet, effects: Effects, make: Make, before: dict[str, str],
                         after: dict[str, str]) -> Iterator[Obligation]:
-    """A public name a module gains reaches every module that star-imports it, untouched or not.
+    """A public name a module gains (or drops) reaches every module that star-imports it, untouched or not.
 
     ``from utils import *`` binds whatever ``utils`` exports: a new ``utils.len`` replaces the
     builtin in the importer, a new ``utils.LR`` a global it defined before the import.
@@ -96,11 +96,13 @@ def star_export_readers(changes: ChangeSet, effects: Effects, make: Make, before
     for diff in changes.files:
         if not diff.module or diff.path not in before or diff.path not in after:
             continue
-        gained = _exports(after[diff.path]) - _exports(before[diff.path])
-        if not gained:
+        old, new = _exports(before[diff.path]), _exports(after[diff.path])
+        moved = old ^ new
+        if not moved:
             continue
-        readers, problems = effects.star_readers(diff.module, frozenset(gained))
-        cause = f"{', '.join(sorted(gained))}, which {diff.module} now exports to `from {diff.module} import *`"
+        readers, problems = effects.star_readers(diff.module, frozenset(moved))
+        cause = (f"{', '.join(sorted(moved))}, which {diff.module} now exports (or stops exporting) to "
+                 f"`from {diff.module} import *`")
         yield from reader_obligations(readers, problems, cause, diff.path, effects, make)
 
 

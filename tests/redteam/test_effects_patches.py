@@ -71,11 +71,12 @@ class Case:
 
 STARS = {
     "starlib.py": "def double(x: int) -> int:\n    return 2 * x\n",
-    "starall.py": '__all__ = ["double"]\n\n\ndef double(x: int) -> int:\n    return 2 * x\n\n\n'
-                  'def len(xs: list) -> int:\n    return 0\n',
+    "starall.py": '__all__ = ["double", "scale"]\n\n\ndef double(x: int) -> int:\n    return 2 * x\n\n\n'
+                  'def scale(x: int) -> int:\n    return 10 * x\n\n\ndef len(xs: list) -> int:\n    return 0\n',
     "user.py": ("LIMIT = 3\n\nfrom starlib import *\nfrom starall import *\n\n\n"
                 "def steps(xs: list[int]) -> int:\n    return len(xs) + double(1)\n\n\n"
-                "def cap(x: int) -> int:\n    return min(x, LIMIT)\n"),
+                "def cap(x: int) -> int:\n    return min(x, LIMIT)\n\n\n"
+                "def scaled(x: int) -> int:\n    return scale(x)\n"),
 }
 SQUARE = REPO["shapes.py"]
 VARS = REPO["registry.py"].replace("dir(self)", "vars(type(self))")
@@ -85,7 +86,9 @@ HOSTILE = [
                                          "    return 0\n"}, level="REFUTED", says=("user.steps",), extra=STARS),
     Case("star-export-overrides-global", {"starlib.py": STARS["starlib.py"] + "\nLIMIT = 100\n"},
          level="REFUTED", says=("user.cap",), extra=STARS),
-    Case("all-gains-a-name", {"starall.py": STARS["starall.py"].replace('["double"]', '["double", "len"]')},
+    Case("all-drops-a-name", {"starall.py": STARS["starall.py"].replace('["double", "scale"]', '["double"]')},
+         level="REFUTED", says=("user.scaled",), extra=STARS),
+    Case("all-gains-a-name", {"starall.py": STARS["starall.py"].replace('"scale"]', '"scale", "len"]')},
          level="REFUTED", says=("user.steps",), extra=STARS),
     # 1. deleted or renamed modules that others import
     Case("delete-imported-private-module", {"pkg/utils.py": None}, frozenset({"removed-definition"}),
