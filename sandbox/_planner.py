@@ -27,7 +27,7 @@ from sandbox._config import Config, sandbox_table
 from sandbox._definitions import DefKind, Definition
 from sandbox._effects import Effects
 from sandbox._effects._plan import (
-    docstring_readers, module_effects, reader_obligations, star_export_readers, symlink, unique,
+    docstring_readers, module_effects, reader_obligations, registration_effects, star_export_readers, symlink, unique,
 )
 from sandbox._errors import ConfigError
 
@@ -77,6 +77,7 @@ def plan(changes: ChangeSet, properties: Sequence[Property], config: Config, pol
             _check_targets(diff, properties)
             obligations.extend(_python_file(diff, by_target, bounded, effects))
             obligations.extend(module_effects(diff, effects))
+            obligations.extend(registration_effects(diff, effects, before, after))
     if effects is not None:
         make = _reader_maker(by_target, bounded)
         obligations.extend(docstring_readers(changes, effects, make, before, after))

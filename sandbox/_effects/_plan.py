@@ -16,7 +16,8 @@ from sandbox._definitions import DefKind
 from sandbox._effects._readers import Reader
 from sandbox._effects._repo import Effects
 
-__all__ = ["docstring_readers", "module_effects", "reader_obligations", "star_export_readers", "symlink", "unique"]
+__all__ = ["docstring_readers", "module_effects", "reader_obligations", "registration_effects", "star_export_readers",
+           "symlink", "unique"]
 
 Make = Callable[[Change], "Obligation | None"]
 
@@ -50,6 +51,21 @@ def module_effects(diff: FileDiff, effects: Effects | None) -> Iterator[Obligati
             yield Obligation(diff.path, Kind.PROTECTED, diff.path,
                              f"{why}; give the new module a name no module of the repository has", ("static",),
                              rule="module-shadowing")
+
+
+def registration_effects(diff: FileDiff, effects: Effects | None, before: dict[str, str],
+                         after: dict[str, str]) -> Iterator[Obligation]:
+    """An import-time call the patch adds into repository code that writes another module's globals."""
+    if effects is None or diff.path not in after:
+        return
+    for found in effects.registrations(diff.path, before.get(diff.path), after[diff.path]):
+        yield Obligation(f"{diff.path}:{found.line}", Kind.PROTECTED, diff.path,
+                         f"`{found.call}` (line {found.line}) runs when the module is imported and calls "
+                         f"{found.module}.{found.function}, which writes {found.written} (line {found.written_line} "
+                         f"of its module); code that reads {found.written} changes though no function of it did, "
+                         "and the gate cannot compare that: make the call from a function your code invokes, or "
+                         "state the change in the module that owns the state", ("static",),
+                         new_lines=(found.line, found.line), rule="module-mutation")
 
 
 def reader_obligations(readers: list[Reader], problems: list[str], cause: str, path: str, effects: Effects,

@@ -10,6 +10,7 @@ from sandbox._effects._bases import override_problem
 from sandbox._effects._imports import importers, star_importers
 from sandbox._effects._index import RepoIndex
 from sandbox._effects._readers import Reader, data_readers, doc_readers, name_readers
+from sandbox._effects._registrations import Registration, registrations
 from sandbox._effects._shadow import shadowing
 from sandbox._errors import PatchError
 
@@ -48,6 +49,10 @@ class Effects:
     def doc_readers(self) -> tuple[list[Reader], list[str]]:
         """The functions that read docstrings, and places the gate cannot follow."""
         return self._keep(*doc_readers(self.index))
+
+    def registrations(self, path: str, before: str | None, after: str) -> list[Registration]:
+        """Import-time calls ``path`` introduces into repository functions that write their module's globals."""
+        return registrations(self.index, path, before, after)
 
     def star_readers(self, module: str, names: frozenset[str]) -> tuple[list[Reader], list[str]]:
         """The functions of modules that ``from module import *`` and read one of ``names``."""

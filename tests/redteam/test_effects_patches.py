@@ -78,9 +78,27 @@ STARS = {
                 "def cap(x: int) -> int:\n    return min(x, LIMIT)\n\n\n"
                 "def scaled(x: int) -> int:\n    return scale(x)\n"),
 }
+REGISTRY = {
+    "models.py": ('REGISTRY = {}\n\n\ndef register(fn):\n    REGISTRY[fn.__name__] = fn\n    return fn\n\n\n'
+                  'def register_as(name):\n    def put(fn):\n        REGISTRY[name] = fn\n        return fn\n'
+                  '    return put\n\n\ndef plain(fn):\n    return fn\n\n\n'
+                  'def build(name: str, x: int) -> int:\n    return REGISTRY[name](x)\n\n\n'
+                  '@register\ndef relu(x: int) -> int:\n    return max(0, x)\n'),
+    "net.py": "from models import build, plain, register, register_as\nimport models\n\n\n"
+              "def step(x: int) -> int:\n    return build('relu', x)\n",
+}
+NET = REGISTRY["net.py"]
 SQUARE = REPO["shapes.py"]
 VARS = REPO["registry.py"].replace("dir(self)", "vars(type(self))")
 HOSTILE = [
+    # Repository code called at import that writes its own module's globals changes its readers.
+    Case("registration-decorator", {"net.py": NET + "\n\n@register\ndef relu(x: int) -> int:\n    return x\n"},
+         frozenset({"module-mutation"}), says=("models.REGISTRY",), extra=REGISTRY),
+    Case("registration-factory", {"net.py": NET + "\n\n@register_as('relu')\ndef fast(x: int) -> int:\n"
+                                  "    return x\n"}, frozenset({"module-mutation"}), extra=REGISTRY),
+    Case("registration-at-module-level", {"net.py": NET + "\n\ndef relu(x: int) -> int:\n    return x\n\n\n"
+                                          "models.register(relu)\n"}, frozenset({"module-mutation"}),
+         extra=REGISTRY),
     # A name a module gains reaches every module that star-imports it, though their source is untouched.
     Case("star-export-shadows-builtin", {"starlib.py": STARS["starlib.py"] + "\n\ndef len(xs: list) -> int:\n"
                                          "    return 0\n"}, level="REFUTED", says=("user.steps",), extra=STARS),
@@ -152,6 +170,8 @@ HOSTILE = [
 ]
 
 BENIGN = [
+    Case("repo-decorator-without-state", {"net.py": NET + "\n\n@plain\ndef helper(x: int) -> int:\n"
+                                          "    return x\n"}, exit=0, extra=REGISTRY),
     Case("star-export-nobody-reads", {"starlib.py": STARS["starlib.py"] + "\n\ndef triple(x: int) -> int:\n"
                                       "    return 3 * x\n"}, exit=0, extra=STARS),
     Case("delete-module-nobody-imports", {"orphan/_scratch.py": None}, exit=0),
