@@ -59,13 +59,14 @@ def registration_effects(diff: FileDiff, effects: Effects | None, before: dict[s
     if effects is None or diff.path not in after:
         return
     for found in effects.registrations(diff.path, before.get(diff.path), after[diff.path]):
+        rule = "ambient-state" if found.module == diff.module else "module-mutation"
         yield Obligation(f"{diff.path}:{found.line}", Kind.PROTECTED, diff.path,
                          f"`{found.call}` (line {found.line}) runs when the module is imported and calls "
                          f"{found.module}.{found.function}, which writes {found.written} (line {found.written_line} "
                          f"of its module); code that reads {found.written} changes though no function of it did, "
                          "and the gate cannot compare that: make the call from a function your code invokes, or "
                          "state the change in the module that owns the state", ("static",),
-                         new_lines=(found.line, found.line), rule="module-mutation")
+                         new_lines=(found.line, found.line), rule=rule)
 
 
 def reader_obligations(readers: list[Reader], problems: list[str], cause: str, path: str, effects: Effects,

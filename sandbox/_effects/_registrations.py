@@ -26,7 +26,10 @@ _MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "popitem",
 
 @dataclass(frozen=True, slots=True)
 class Registration:
-    """An import-time call at ``line`` of the touched file to ``module.function``, which writes ``written``."""
+    """An import-time call at ``line`` of the touched file to ``module.function``, which writes ``written``.
+
+    ``module`` may be the touched file's own: a registry in the same file changes its readers too.
+    """
 
     line: int
     call: str
@@ -42,7 +45,7 @@ def registrations(index: RepoIndex, path: str, before: str | None, after: str) -
     old = {(c.module, c.function, c.where) for c in _calls(before, module, is_package)} if before else set()
     found = []
     for call in _calls(after, module, is_package):
-        if (call.module, call.function, call.where) in old or call.module == module:
+        if (call.module, call.function, call.where) in old:
             continue
         written = _writes(index, call.module, call.function)
         if written:
@@ -65,6 +68,9 @@ def _calls(text: str | None, module: str, is_package: bool) -> Iterator[_Call]:
     except (SyntaxError, ValueError, RecursionError):
         return
     bound = _imports(tree, module, is_package)
+    # The module's own functions, called at import (``@register`` defined above in the same file).
+    bound.update({s.name: (module, s.name) for s in tree.body
+                  if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name not in bound})
     for where, node in _import_time(tree):
         for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
             target = _target(call.func, bound)

@@ -96,6 +96,9 @@ HOSTILE = [
          frozenset({"module-mutation"}), says=("models.REGISTRY",), extra=REGISTRY),
     Case("registration-factory", {"net.py": NET + "\n\n@register_as('relu')\ndef fast(x: int) -> int:\n"
                                   "    return x\n"}, frozenset({"module-mutation"}), extra=REGISTRY),
+    Case("registration-in-the-same-file", {"models.py": REGISTRY["models.py"] + "\n\n@register\ndef gelu(x: int) "
+                                           "-> int:\n    return x\n"}, frozenset({"ambient-state"}),
+         says=("models.REGISTRY",), extra=REGISTRY),
     Case("registration-at-module-level", {"net.py": NET + "\n\ndef relu(x: int) -> int:\n    return x\n\n\n"
                                           "models.register(relu)\n"}, frozenset({"module-mutation"}),
          extra=REGISTRY),
