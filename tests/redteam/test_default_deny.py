@@ -178,12 +178,15 @@ def test_an_unlisted_call_names_the_resolved_api_the_line_and_how_to_allow_it(vi
 def test_a_repository_extends_the_allow_list(make_repo, tmp_path, table: str) -> None:
     files = dict(REPO, **{"pyproject.toml": f'[project]\nname = "victim"\n\n[tool.sandbox]\nseed = 1\n{table}\n'})
     case = Case("extended", {"train.py": helper("import pydoc\nreturn len(pydoc.getdoc(x))")}, exit=0)
-    judged(make_repo(files), tmp_path, case)
+    report = judged(make_repo(files), tmp_path, case)
+    assert report["accepted"] and not report["violations"], report["violations"]
 
 
 def test_the_repository_s_own_modules_are_allowed(make_repo, tmp_path) -> None:
     root = make_repo(dict(REPO, **{"mathx.py": "def double(x: int) -> int:\n    return 2 * x\n"}))
-    judged(root, tmp_path, Case("own-module", {"train.py": helper("import mathx\nreturn mathx.double(x)")}, exit=0))
+    report = judged(root, tmp_path, Case("own-module", {"train.py": helper("import mathx\nreturn mathx.double(x)")},
+                                         exit=0))
+    assert report["accepted"] and not report["violations"], report["violations"]
 
 
 SCHED = '''

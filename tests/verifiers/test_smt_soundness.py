@@ -507,7 +507,7 @@ def _module_pair(old: str, new: str) -> Pair:
     return Pair(Template("regression", params, {}, lambda c: ""), old, new, ())
 
 
-def _never_proven(old: str, new: str, *fragments: str) -> Any:
+def assert_never_proven(old: str, new: str, *fragments: str) -> Any:
     """Not PROVEN, never an ENCODER BUG, and the concrete runs here do differ."""
     pair = _module_pair(old, new)
     assert first_difference(pair, load(old), load(new)) is not None
@@ -525,7 +525,7 @@ def test_log_of_a_huge_int_is_not_an_overflow():
     assert outcome(load(old).f, (10 ** 400,), {})[0] == "returned"
     assert outcome(load(old).f, (-(10 ** 400),), {}) == ("raised", "ValueError")
     assert outcome(load(new).f, (-(10 ** 400),), {}) == ("raised", "OverflowError")
-    _never_proven(old, new)
+    assert_never_proven(old, new)
     refactor = "import math\n\n\ndef f(n: int) -> float:\n    y = math.log(n)\n    return y\n"
     assert prove(_module_pair(old, refactor), SmtProver(), 10.0).level is Level.PROVEN
 
@@ -533,7 +533,7 @@ def test_log_of_a_huge_int_is_not_an_overflow():
 def test_int_true_division_of_zero_by_a_negative_is_minus_zero():
     old = "def f(a: int, b: int) -> float:\n    return a / b\n"
     new = "def f(a: int, b: int) -> float:\n    return 0.0 if a == 0 else a / b\n"
-    evidence = _never_proven(old, new)
+    evidence = assert_never_proven(old, new)
     assert evidence.level is Level.REFUTED and "a=0" in evidence.counterexample.call, evidence.detail
     same_sign = "def f(a: int, b: int) -> float:\n    return float(a) / b\n"
     spec_free = prove(_module_pair(old, same_sign), SmtProver(), 10.0)  # differs only for |a| > 2**53
@@ -544,7 +544,7 @@ def test_formatting_a_huge_int_in_a_message_raises_value_error():
     old = "def f(x: int) -> int:\n    assert x < 10, f'bad {x}'\n    return x\n"
     new = "def f(x: int) -> int:\n    assert x < 10, 'bad'\n    return x\n"
     assert outcome(load(old).f, (10 ** 4300,), {}) == ("raised", "ValueError")
-    _never_proven(old, new)
+    assert_never_proven(old, new)
     small = "def f(x: int) -> int:\n    assert x < 10, f'big {x}'\n    return x\n"
     assert prove(_module_pair(old, small), SmtProver(), 10.0).level is Level.PROVEN
 
@@ -557,9 +557,9 @@ def test_a_builtin_the_module_rebinds_is_not_taken_for_the_builtin():
         assert evidence.level is Level.UNKNOWN and "may not be the builtin" in evidence.detail, evidence.detail
     shadow = "def range(n: int) -> tuple:\n    return (0,)\n\n\n"
     loop = "def f(x: int) -> int:\n    t = 0\n    for i in range(3):\n        t += x\n    return t\n"
-    _never_proven(shadow + loop, shadow + "def f(x: int) -> int:\n    return 3 * x\n", "may not be the builtin")
+    assert_never_proven(shadow + loop, shadow + "def f(x: int) -> int:\n    return 3 * x\n", "may not be the builtin")
 
 
 def test_a_helper_the_module_redefines_is_not_inlined():
     old = "def h(x: int) -> int:\n    return x\n\n\nh = abs\n\n\ndef f(x: int) -> int:\n    return h(x)\n"
-    _never_proven(old, old.replace("return h(x)", "return x"), "the call `h(x)`")
+    assert_never_proven(old, old.replace("return h(x)", "return x"), "the call `h(x)`")
