@@ -121,10 +121,14 @@ def test_the_benign_look_alike_passes(name):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_without_mining_plain_hypothesis_misses_the_trojan(name, monkeypatch):
+def test_without_mining_plain_hypothesis_misses_the_trojan_and_coverage_says_so(name, monkeypatch):
+    # Without mined inputs hypothesis never hits the trigger; the condition the patch adds was then
+    # never true, which the coverage of new conditions turns into UNKNOWN rather than PASSED.
     monkeypatch.setattr("verifiers.pbt._verifier.mine", lambda *_: Mined())
     old, hostile, _, _ = CASES[name]
-    assert check(old, hostile).level is Level.PASSED
+    evidence = check(old, hostile)
+    assert evidence.level is Level.UNKNOWN, evidence.detail
+    assert "was never true" in evidence.detail and "(line " in evidence.detail, evidence.detail
 
 
 def test_the_same_seed_refutes_with_the_same_detail():
@@ -136,8 +140,10 @@ def test_a_size_beyond_what_workers_hold_is_skipped_and_said():
     old = "def f(xs: list[int]) -> int:\n    return len(xs)\n"
     new = "def f(xs: list[int]) -> int:\n    return -1 if len(xs) == 10**9 else len(xs)\n"
     evidence = check(old, new)
-    assert evidence.level is Level.PASSED, evidence.detail
+    # The size cannot be built, so the new condition is never true: not agreement, UNKNOWN, saying both.
+    assert evidence.level is Level.UNKNOWN, evidence.detail
     assert "containers of length 1000000000" in evidence.detail
+    assert "the condition `len(xs) == 10 ** 9` (line 2) was never true" in evidence.detail
     assert f"none longer than {MAX_SIZE} elements" in evidence.detail
 
 

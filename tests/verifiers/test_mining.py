@@ -110,7 +110,15 @@ def test_prefix_followed_by_digits_reaches_the_measured_length():
     mined = mine([source], [])
     assert mined.prefixes == ["ckpt_"]
     assert "ckpt_12345678" in dom("str", mined).boundaries
-    assert structured(["p-"], []) == ["p-1", "p-12", "p-1234", "p-12345678"]
+    assert structured(["p-"], [])[:4] == ["p-1", "p-12", "p-1234", "p-12345678"]
+
+
+def test_structured_strings_come_with_near_misses_of_the_same_length():
+    # Each part of `len(s) == 13 and s[:5] == "ckpt_" and s[5:].isdigit()` must be seen failing alone.
+    out = structured(["ckpt_"], [13])
+    assert "ckpt_12345678" in out
+    assert "ckpt`12345678" in out  # the prefix's last character changed, the rest kept
+    assert "ckpt_abcdefgh" in out  # the prefix kept, letters instead of digits
 
 
 def test_slice_compared_with_a_literal_is_a_prefix():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import re
 import textwrap
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from properties import Equivalent, Invariant, Kind, Obligation
 from tests.conftest import snapshot
 from tests.verifiers.pbt_executor import InProcessExecutor
-from verifiers import Context, Level
+from verifiers import Context, Level, Outcome, OutcomeKind
 from verifiers.pbt import DifferentialTester
 from verifiers.pbt._boundaries import int_boundaries, mine
 
@@ -72,7 +73,7 @@ def refuted_call(evidence) -> str:
 def test_equivalent_refactors_pass(old, new, target):
     evidence = check(old, new, target)
     assert evidence.level is Level.PASSED, evidence.detail
-    assert re.search(r"agree on \d+ generated inputs and \d+ boundary cases \(seed 0, ", evidence.detail)
+    assert re.search(r"agree on \d+ generated inputs and \d+ boundary cases \(\d+ distinct; seed 0, ", evidence.detail)
     assert "the search, not the time budget, ended it" in evidence.detail
 
 
@@ -276,6 +277,42 @@ def test_worker_deaths_are_never_a_pass(die, level, text):
     assert text in evidence.detail or text in (evidence.counterexample.new if evidence.counterexample else "")
     if level is Level.REFUTED:
         assert evidence.counterexample.new.startswith("died (")
+
+
+def test_inputs_on_which_both_sides_die_of_a_limit_are_not_agreement_and_the_search_goes_on():
+    big = lambda side, args, kwargs: "memory" if args[0] > 1000 else None  # noqa: E731
+    evidence = check(SIMPLE, SIMPLE, "train.f", die=big)
+    assert evidence.level is Level.UNKNOWN, evidence.detail
+    assert "both died of the same limit (memory" in evidence.detail and "not agreement" in evidence.detail
+    # ... and a difference on an ordinary input is still found after such inputs.
+    evidence = check(SIMPLE, SIMPLE.replace("return x", "return x if x != 7 else 0"), "train.f", die=big)
+    assert refuted_call(evidence) == "train.f(x=7)"
+
+
+class _Timed:
+    """Wraps an executor: the new side times out after ``limit`` s where the old one took ``old_seconds``."""
+
+    isolation = "test double"
+
+    def __init__(self, inner, old_seconds: float, limit: float = 10.0) -> None:
+        self.inner, self.old_seconds, self.limit = inner, old_seconds, limit
+
+    def call(self, side, target, args, kwargs, *, receiver=None):
+        outcome = self.inner.call(side, target, args, kwargs, receiver=receiver)
+        if side == "new" and args and args[0] > 3:
+            return Outcome(OutcomeKind.DIED, error_type="timeout", message="no answer", seconds=self.limit)
+        return dataclasses.replace(outcome, seconds=self.old_seconds) if side == "old" else outcome
+
+
+@pytest.mark.parametrize("old_seconds, level", [(0.01, Level.REFUTED), (6.0, Level.UNKNOWN)])
+def test_a_new_timeout_is_a_verdict_only_when_old_answered_far_within_the_limit(old_seconds, level):
+    obligation = Obligation("train.f", Kind.EQUIVALENT, "train.py", "test", ("pbt",), SIMPLE, SIMPLE, module="train")
+    executor = _Timed(InProcessExecutor(SIMPLE, SIMPLE), old_seconds)
+    context = Context({"train.py": SIMPLE}, {"train.py": SIMPLE}, executor=executor, max_examples=50)
+    evidence = DifferentialTester().check(obligation, context)
+    assert evidence.level is level, evidence.detail
+    if level is Level.UNKNOWN:
+        assert "too close to the limit to tell the code from the machine's load" in evidence.detail
 
 
 # ---- what the verifier cannot do ----------------------------------------------------------

@@ -81,11 +81,28 @@ def _digits(count: int) -> str:
 
 
 def structured(prefixes: Iterable[str], sizes: Iterable[int]) -> list[str]:
-    """Each prefix followed by digits: up to each mined total length, then 1, 2, 4 and 8 digits."""
+    """Each prefix followed by digits: up to each mined total length, then 1, 2, 4 and 8 digits.
+
+    Each also has two near misses of the same length -- the prefix with its last character
+    changed, and the prefix followed by letters -- so that every part of a structured test
+    (`len(s) == 13 and s[:5] == "ckpt_" and s[5:].isdigit()`) is seen failing on its own,
+    not only when an earlier part already failed.
+    """
     prefixes, totals = list(prefixes), lengths(sizes)[0]
     out = [p + _digits(n - len(p)) for p in [*prefixes, ""] for n in totals if len(p) < n <= 64 + len(p)]
     out += [p + _digits(n) for p in prefixes for n in _DIGIT_COUNTS]
-    return unique(out)
+    misses: list[str] = []
+    for text in out:
+        prefix = next((p for p in prefixes if p and text.startswith(p)), "")
+        if prefix:
+            misses.append(prefix[:-1] + chr(ord(prefix[-1]) % 0x7E + 1) + text[len(prefix):])
+        if len(text) > len(prefix):
+            misses.append(prefix + _letters(len(text) - len(prefix)))
+    return unique(out + misses)
+
+
+def _letters(count: int) -> str:
+    return ("abcdefghij" * (count // 10 + 1))[:count]
 
 
 def regex_examples(patterns: Iterable[str | bytes], per_pattern: int = 3, seed: int = 0) -> list[str | bytes]:

@@ -14,6 +14,8 @@ from verifiers._calls import call_arguments
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier, Violation
 from verifiers._values import Construct, Incomparable, same
 from verifiers.pbt._boundaries import mine
+from verifiers.pbt._coverage import CoverageReport
+from verifiers.pbt._coverage import measure as measure_coverage
 from verifiers.pbt._defaults import defaulted_parameters, mask_strategy, omission_note, with_omissions
 from verifiers.pbt._resources import Usage, excess_memory, new_threads
 from verifiers.pbt._search import Finding, SearchResult, boundary_cases, search
@@ -23,6 +25,10 @@ from verifiers.pbt._strategies import Domain, domain
 __all__ = ["DifferentialTester"]
 
 _REFUTING_DEATHS = {"timeout", "cpu", "memory", "exit", "signal"}
+_MAX_REPLAYED = 2000
+# A new version's timeout is a verdict only when the old one answered the same call this much faster:
+# two calls both near the limit are decided by the machine's load, not by the code.
+_TIMEOUT_MARGIN = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,12 @@ class _Judge:
         # What the compared calls did, to tell a real agreement from a vacuous one.
         self.returned = self.raised = self.omitting = 0
         self.usage = Usage(context.slowdown, context.memory)
+        # The inputs old and new agreed on, replayed traced afterwards for coverage (see ``_coverage``).
+        self.compared: list[tuple[Any, ...]] = []
+        self._compared_keys: set[str] = set()
+        # Inputs on which both sides died of the same limit (memory, CPU, time): neither agreement
+        # nor a difference.  The search goes on; a run with any of them cannot be PASSED.
+        self.unjudged: list[tuple[tuple[Any, ...], str]] = []
 
     def omitted(self, values: tuple[Any, ...]) -> tuple[str, ...]:
         return values[-1] if self.omittable else ()
@@ -84,9 +96,20 @@ class _Judge:
         return self.executor.call(side, self.callee, args, kwargs, receiver=receiver)  # type: ignore[union-attr]
 
     def judge(self, values: tuple[Any, ...]) -> Finding | None:
-        if self.obligation.kind is Kind.INVARIANT:
-            return self._invariant(values)
+        unjudged = len(self.unjudged)
+        finding = self._invariant(values) if self.obligation.kind is Kind.INVARIANT else self._compare(values)
+        if finding is None and len(self.unjudged) == unjudged and len(self.compared) < _MAX_REPLAYED:
+            key = repr(values)
+            if key not in self._compared_keys:
+                self._compared_keys.add(key)
+                self.compared.append(values)
+        return finding
+
+    def _compare(self, values: tuple[Any, ...]) -> Finding | None:
         old, new = self.call("old", values), self.call("new", values)
+        if _both_hit_a_limit(old, new):
+            self.unjudged.append((values, f"{old.error_type}: {old.message[:160]}"))
+            return None
         if OutcomeKind.DIED in (old.kind, new.kind):
             return _death(values, old, new)
         self.omitting += bool(self.omitted(values))
@@ -145,6 +168,12 @@ class _Judge:
                        _show_outcome(old), _show_outcome(new))
 
 
+def _both_hit_a_limit(old: Outcome, new: Outcome) -> bool:
+    """Both workers died of the same resource limit: the input is too big to judge, not a shared answer."""
+    return (old.kind is OutcomeKind.DIED and new.kind is OutcomeKind.DIED and old.error_type == new.error_type
+            and old.error_type in ("memory", "cpu", "timeout"))
+
+
 def _death(values: tuple[Any, ...], old: Outcome, new: Outcome) -> Finding:
     shown = dict(values=values, old=_show_outcome(old), new=_show_outcome(new), fatal=True)
     if new.kind is OutcomeKind.DIED and new.error_type == "audit":
@@ -153,6 +182,11 @@ def _death(values: tuple[Any, ...], old: Outcome, new: Outcome) -> Finding:
     if new.kind is OutcomeKind.DIED and new.error_type == "mutation" and old.kind is not OutcomeKind.DIED:
         return Finding(message=f"the new version monkeypatched at run time: {new.message}",
                        level=Level.VIOLATION, **shown)
+    if (new.kind is OutcomeKind.DIED and old.kind is not OutcomeKind.DIED and new.error_type == "timeout"
+            and old.seconds * _TIMEOUT_MARGIN > new.seconds):
+        return Finding(message=f"the new version timed out after {new.seconds:.1f} s where the old one answered in "
+                               f"{old.seconds:.1f} s, too close to the limit to tell the code from the machine's "
+                               "load; raise call_timeout or make the code faster", level=Level.UNKNOWN, **shown)
     if new.kind is OutcomeKind.DIED and old.kind is not OutcomeKind.DIED and new.error_type in _REFUTING_DEATHS:
         return Finding(message=f"the new version died ({new.error_type}) where the old one did not",
                        level=Level.REFUTED, **shown)
@@ -298,6 +332,13 @@ class DifferentialTester(Verifier):
             return self._unknown(f"the time budget of {context.timeout:g}s ended before any input of "
                                  f"{obligation.target} ran")
         inner = judge.inner if isinstance(judge, _PositionalJudge) else judge
+        if inner.unjudged:
+            values, why = inner.unjudged[0]
+            return self._unknown(
+                f"{len(inner.unjudged)} input(s) of {obligation.target} could not be judged: old and new both died of "
+                f"the same limit ({why}), first on {_show_call(obligation, judge, values)}; dying alike is not "
+                "agreement. The other inputs agreed. Bound the inputs (pre= or inputs= in the property file) or "
+                "raise memory_mb/call_timeout")
         if inner.returned == 0 and inner.raised > 0:
             return self._unknown(
                 f"vacuous: {obligation.target} raised on every one of the {inner.raised} inputs tried, on both "
@@ -309,7 +350,13 @@ class DifferentialTester(Verifier):
                                  "changed default is untested; raise the budget")
         if result.budget_ended and result.examples < context.max_examples:
             return self._unknown(_short_of_budget(obligation, context, result, seconds))
-        detail = self._passed_detail(obligation, context, result, seconds)
+        covered = self._coverage(obligation, context, inner)
+        if covered is not None and not covered.complete:
+            return self._unknown(covered.why_unknown(obligation.target, ran)
+                                 + "".join(f"; {n}" for n in getattr(inner, "notes", ())))
+        detail = self._passed_detail(obligation, context, result, seconds, len(inner.compared))
+        if covered is not None:
+            detail += f"; {covered.summary()}"
         if obligation.kind is Kind.EQUIVALENT:
             detail += f"; {inner.usage.summary()}"
         detail += "".join(f"; {n}" for n in getattr(inner, "notes", ()))
@@ -318,10 +365,17 @@ class DifferentialTester(Verifier):
                        f"({', '.join(inner.omittable)}), so each side evaluated its own defaults")
         return Evidence(Level.PASSED, self.name, detail)
 
-    def _passed_detail(self, obligation: Obligation, context: Context, result: SearchResult, seconds: float) -> str:
+    def _coverage(self, obligation: Obligation, context: Context, judge: _Judge) -> CoverageReport | None:
+        """Whether the compared inputs took every condition the patch adds both ways (None: it adds none)."""
+        inputs = [judge.split(values) for values in judge.compared]
+        return measure_coverage(obligation, context, judge.callee, inputs, budget=context.timeout)
+
+    def _passed_detail(self, obligation: Obligation, context: Context, result: SearchResult, seconds: float,
+                       distinct: int) -> str:
         what = "old and new agree" if obligation.kind is Kind.EQUIVALENT else "the invariant holds"
+        shown = f"{distinct}" if distinct < _MAX_REPLAYED else f"at least {distinct}"
         detail = (f"{what} on {result.examples} generated inputs and {result.boundary_cases} boundary cases "
-                  f"(seed {context.seed}, {seconds:.2f}s); ")
+                  f"({shown} distinct; seed {context.seed}, {seconds:.2f}s); ")
         detail += "the search, not the time budget, ended it"  # a search the budget ended is UNKNOWN
         total = result.rejected + result.examples + result.boundary_cases
         if result.rejected * 2 > total:

@@ -1,0 +1,115 @@
+"""Coverage of what the patch added: each new condition taken both ways by some compared input.
+
+After a search in which old and new agreed, the inputs it compared are replayed on
+the new side with jump tracing (``verifiers._trace``, in the worker) until every
+condition the patch added (``verifiers._branches``) has been seen true and false.
+The replay stops as soon as that holds, so a patch whose new branches the search
+reached costs a handful of traced calls; a patch that adds none costs nothing.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from properties import Obligation
+from verifiers._branches import Condition, Coverage, Unmeasurable, definition_lines, new_conditions
+from verifiers._contract import Context, OutcomeKind
+
+__all__ = ["CoverageReport", "measure"]
+
+TRACER = "verifiers._trace:cover"
+_MAX_DEATHS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageReport:
+    """``gaps``: each new condition with the outcome no input gave; ``problem``: why it could not be measured."""
+
+    conditions: tuple[Condition, ...]
+    gaps: tuple[tuple[Condition, str], ...] = ()
+    replayed: int = 0
+    problem: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return not self.gaps and not self.problem
+
+    def summary(self) -> str:
+        n = len(self.conditions)
+        return (f"each of the {n} condition{'s' if n != 1 else ''} the patch adds was taken both ways "
+                f"(jump tracing of {self.replayed} replayed input{'s' if self.replayed != 1 else ''})")
+
+    def why_unknown(self, target: str, compared: int) -> str:
+        if self.problem:
+            return (f"old and new agree on the {compared} inputs compared, but whether they reach the conditions "
+                    f"the patch adds to {target} could not be measured: {self.problem}")
+        shown = "; ".join(c.describe(missing) for c, missing in self.gaps[:4])
+        more = f" (and {len(self.gaps) - 4} more)" if len(self.gaps) > 4 else ""
+        return (f"old and new agree on the {compared} inputs compared, but {shown}{more} for any of them "
+                f"(jump tracing of {self.replayed} replayed inputs): the new code on the other side of that "
+                f"condition never ran, so nothing says it agrees; state inputs that reach it (inputs= or pre= "
+                f'in the property file, e.g. equivalent("{target}", inputs={{...}})), or write the condition so '
+                "the prover can settle it")
+
+
+def measure(obligation: Obligation, context: Context, callee: str,
+            inputs: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]],
+            budget: float) -> CoverageReport | None:
+    """Replay ``inputs`` (receiver, args, kwargs) traced on the new side; ``None`` if the patch adds no condition."""
+    if obligation.old_source is not None and obligation.new_source is not None and \
+            textwrap.dedent(obligation.old_source) == textwrap.dedent(obligation.new_source):
+        return None  # the definition itself is unchanged (compared for what it reads): it adds no condition
+    text = context.after.get(obligation.path)
+    module = obligation.module or ""
+    qualname = obligation.target[len(module) + 1:] if module and obligation.target.startswith(module + ".") else ""
+    if text is None or not qualname:
+        return CoverageReport((), problem=f"the new file {obligation.path} or the definition's name is not known")
+    try:
+        conditions = new_conditions(obligation.old_source, text, qualname, obligation.path)
+        first, last = definition_lines(text, qualname)
+    except Unmeasurable as error:
+        return CoverageReport((), problem=str(error))
+    if not conditions:
+        return None
+    return _replay(context, callee, conditions, {"target": callee, "first": first, "last": last}, inputs,
+                   time.monotonic() + budget)
+
+
+def _replay(context: Context, callee: str, conditions: tuple[Condition, ...], spec: dict[str, Any],
+            inputs: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]], deadline: float) -> CoverageReport:
+    coverage = Coverage(conditions)
+    deaths: list[str] = []
+    traced_any = False
+    call: Callable[..., Any] = context.executor.call  # type: ignore[union-attr]
+    for receiver, args, kwargs in inputs:
+        if coverage.complete:
+            break
+        if time.monotonic() > deadline:
+            return _report(coverage, problem=f"the time budget ended after {coverage.inputs} traced replays, "
+                           "before every new condition was seen both ways; raise [tool.sandbox] timeout")
+        outcome = call("new", TRACER, (spec, receiver, args, kwargs), {})
+        if outcome.kind is OutcomeKind.DIED:
+            deaths.append(f"{outcome.error_type}: {outcome.message[:120]}")
+            if len(deaths) >= _MAX_DEATHS:
+                return _report(coverage, problem=f"the worker died during traced replays ({deaths[0]})")
+            continue
+        value = outcome.value
+        if outcome.kind is not OutcomeKind.RETURNED or not isinstance(value, dict):
+            detail = f"{outcome.error_type}: {outcome.message[:200]}" if outcome.kind is OutcomeKind.RAISED else \
+                "the tracer returned no data"
+            return _report(coverage, problem=f"the tracer could not run in the worker ({detail})")
+        traced_any |= value.get("traced") is True
+        seen = value.get("seen")
+        coverage.add(seen if isinstance(seen, list) else ())
+    if not traced_any and coverage.inputs:
+        return _report(coverage, problem=f"no replayed call ran the code of {callee} itself (it may be replaced "
+                       "or wrapped at import time), so its conditions were never observed")
+    return _report(coverage)
+
+
+def _report(coverage: Coverage, problem: str = "") -> CoverageReport:
+    return CoverageReport(coverage.conditions, tuple(coverage.missing()), coverage.inputs, problem)
