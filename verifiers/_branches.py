@@ -53,6 +53,7 @@ class Condition:
     line: int
     truth: tuple[tuple[str, str], ...]  # the worker's outcome token -> "true" / "false"
     operand: bool = False  # the jump tests an operand of ``and``/``or`` positioned at the whole expression
+    none_test: str = ""  # for `name is None` / `name is not None`: the name tested
 
     def describe(self, missing: str) -> str:
         shown = self.text if len(self.text) <= 80 else self.text[:77] + "..."
@@ -140,7 +141,8 @@ def new_conditions(old_definition: str | None, new_text: str, qualname: str,
             owner = _smallest_containing(candidates, span)
             if owner is None or owner.key in old_shapes:
                 continue
-            found[span] = Condition(span, _shown(owner, span[4]), span[0], _truth(token, owner), operand=owner.operand)
+            found[span] = Condition(span, _shown(owner, span[4]), span[0], _truth(token, owner), operand=owner.operand,
+                                    none_test=_none_test(owner.node) if token in "NS" else "")
     return tuple(sorted(found.values(), key=lambda c: (c.span[0], c.span[2])))
 
 
@@ -152,6 +154,14 @@ def _shown(candidate: "_Candidate", variant: int) -> str:
         part = ast.Compare(sides[variant], [node.ops[variant]], [sides[variant + 1]])
         return f"{ast.unparse(part)}` of `{candidate.text}"
     return candidate.text
+
+
+def _none_test(node: ast.AST) -> str:
+    if (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.IsNot))
+            and isinstance(node.left, ast.Name) and isinstance(node.comparators[0], ast.Constant)
+            and node.comparators[0].value is None):
+        return node.left.id
+    return ""
 
 
 def _truth(token: str, candidate: "_Candidate") -> tuple[tuple[str, str], ...]:

@@ -156,3 +156,22 @@ def test_an_exception_in_the_traced_call_is_reported_with_what_was_seen():
     assert result["raised"] == "builtins.ValueError"
     assert result["traced"] is True
     assert [row[-1] for row in result["seen"]] == ["T"]
+
+
+def test_a_none_test_of_a_parameter_annotated_without_none_is_a_note_not_a_gap():
+    from properties import Kind, Obligation
+    from tests.verifiers.pbt_executor import InProcessExecutor
+    from verifiers import Context, Level
+    from verifiers.pbt import DifferentialTester
+
+    old = "def f(x: int) -> int:\n    return x + 1\n"
+    for annotation, level in (("int", Level.PASSED), ("int | None", Level.REFUTED)):
+        new = f"def f(x: {annotation}) -> int:\n    if x is None:\n        x = 0\n    return x + 1\n"
+        obligation = Obligation("train.f", Kind.EQUIVALENT, "train.py", "test", ("pbt",), old, new, module="train")
+        context = Context({"train.py": old}, {"train.py": new}, executor=InProcessExecutor(old, new), max_examples=40)
+        evidence = DifferentialTester().check(obligation, context)
+        if level is Level.PASSED:
+            assert evidence.level is Level.PASSED, evidence.detail
+            assert "x is annotated without None, so that side is outside the compared types" in evidence.detail
+        else:  # `int | None` admits None: pbt draws it, old raises TypeError there and new does not
+            assert evidence.level is Level.REFUTED, evidence.detail

@@ -9,6 +9,7 @@ reached costs a handful of traced calls; a patch that adds none costs nothing.
 
 from __future__ import annotations
 
+import ast
 import textwrap
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from verifiers._contract import Context, OutcomeKind
 __all__ = ["CoverageReport", "measure"]
 
 TRACER = "verifiers._trace:cover"
+_ADMITS_NONE = frozenset({"None", "Optional", "Any", "object"})
 _MAX_DEATHS = 2
 
 
@@ -33,6 +35,7 @@ class CoverageReport:
     gaps: tuple[tuple[Condition, str], ...] = ()
     replayed: int = 0
     problem: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -41,7 +44,8 @@ class CoverageReport:
     def summary(self) -> str:
         n = len(self.conditions)
         return (f"each of the {n} condition{'s' if n != 1 else ''} the patch adds was taken both ways "
-                f"(jump tracing of {self.replayed} replayed input{'s' if self.replayed != 1 else ''})")
+                f"(jump tracing of {self.replayed} replayed input{'s' if self.replayed != 1 else ''})"
+                + "".join(f"; {note}" for note in self.notes))
 
     def why_unknown(self, target: str, compared: int) -> str:
         if self.problem:
@@ -75,8 +79,39 @@ def measure(obligation: Obligation, context: Context, callee: str,
         return CoverageReport((), problem=str(error))
     if not conditions:
         return None
-    return _replay(context, callee, conditions, {"target": callee, "first": first, "last": last}, inputs,
-                   time.monotonic() + budget)
+    report = _replay(context, callee, conditions, {"target": callee, "first": first, "last": last}, inputs,
+                     time.monotonic() + budget)
+    return _outside_the_types(report, _non_optional(obligation.new_source or ""))
+
+
+def _non_optional(source: str) -> frozenset[str]:
+    """Parameters whose annotation admits no None (``int``, ``list[str]``; not ``Optional``, ``Any``, ``object``)."""
+    try:
+        node = next(n for n in ast.walk(ast.parse(textwrap.dedent(source)))
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    except (SyntaxError, StopIteration):
+        return frozenset()
+    args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+    return frozenset(a.arg for a in args if a.annotation is not None
+                     and not _ADMITS_NONE & {n.id for n in ast.walk(a.annotation) if isinstance(n, ast.Name)}
+                     and not any(isinstance(n, ast.Constant) and n.value is None for n in ast.walk(a.annotation)))
+
+
+def _outside_the_types(report: CoverageReport, non_optional: frozenset[str]) -> CoverageReport:
+    """A `p is None` test of a parameter annotated without None cannot be true for any input of its type.
+
+    Its None side is reported as a note, not a gap: the inputs compared are those of the declared
+    types, and a caller passing None breaks the annotation, not the equivalence.
+    """
+    gaps, notes = [], list(report.notes)
+    for condition, missing in report.gaps:
+        if condition.none_test in non_optional and dict(condition.truth).get("N") == missing:
+            notes.append(f"{condition.describe(missing)}: {condition.none_test} is annotated without None, so "
+                         "that side is outside the compared types")
+        else:
+            gaps.append((condition, missing))
+    return CoverageReport(report.conditions, tuple(gaps), report.replayed, report.problem, tuple(notes))
+
 
 
 def _replay(context: Context, callee: str, conditions: tuple[Condition, ...], spec: dict[str, Any],
