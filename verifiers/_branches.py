@@ -54,6 +54,9 @@ class Condition:
     truth: tuple[tuple[str, str], ...]  # the worker's outcome token -> "true" / "false"
     operand: bool = False  # the jump tests an operand of ``and``/``or`` positioned at the whole expression
     none_test: str = ""  # for `name is None` / `name is not None`: the name tested
+    # for `isinstance(name, T)` (or its `not`): the name, T as written, and the truth value
+    # the condition has when the isinstance test fails
+    type_test: tuple[str, str, str] = ("", "", "")
 
     def describe(self, missing: str) -> str:
         shown = self.text if len(self.text) <= 80 else self.text[:77] + "..."
@@ -142,7 +145,8 @@ def new_conditions(old_definition: str | None, new_text: str, qualname: str,
             if owner is None or owner.key in old_shapes:
                 continue
             found[span] = Condition(span, _shown(owner, span[4]), span[0], _truth(token, owner), operand=owner.operand,
-                                    none_test=_none_test(owner.node) if token in "NS" else "")
+                                    none_test=_none_test(owner.node) if token in "NS" else "",
+                                    type_test=_type_test(owner.node))
     return tuple(sorted(found.values(), key=lambda c: (c.span[0], c.span[2])))
 
 
@@ -162,6 +166,18 @@ def _none_test(node: ast.AST) -> str:
             and node.comparators[0].value is None):
         return node.left.id
     return ""
+
+
+def _type_test(node: ast.AST) -> tuple[str, str, str]:
+    if isinstance(node, (ast.If, ast.While)):
+        node = node.test
+    failing = "false"
+    if _is_not(node):
+        node, failing = node.operand, "true"  # type: ignore[attr-defined]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+            and len(node.args) == 2 and not node.keywords and isinstance(node.args[0], ast.Name)):
+        return node.args[0].id, ast.unparse(node.args[1]), failing
+    return "", "", ""
 
 
 def _truth(token: str, candidate: "_Candidate") -> tuple[tuple[str, str], ...]:

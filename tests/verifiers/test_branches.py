@@ -175,3 +175,20 @@ def test_a_none_test_of_a_parameter_annotated_without_none_is_a_note_not_a_gap()
             assert "x is annotated without None, so that side is outside the compared types" in evidence.detail
         else:  # `int | None` admits None: pbt draws it, old raises TypeError there and new does not
             assert evidence.level is Level.REFUTED, evidence.detail
+
+
+def test_an_isinstance_test_of_the_annotated_type_is_a_note_but_another_type_is_compared():
+    from properties import Kind, Obligation
+    from tests.verifiers.pbt_executor import InProcessExecutor
+    from verifiers import Context, Level
+    from verifiers.pbt import DifferentialTester
+
+    old = "def f(x: float) -> float:\n    return x * 2.0\n"
+    for kind, level in (("float", Level.PASSED), ("int", Level.REFUTED)):  # floats are never ints: refuted
+        new = f"def f(x: float) -> float:\n    if not isinstance(x, {kind}):\n        return -1.0\n    return x * 2.0\n"
+        obligation = Obligation("train.f", Kind.EQUIVALENT, "train.py", "test", ("pbt",), old, new, module="train")
+        context = Context({"train.py": old}, {"train.py": new}, executor=InProcessExecutor(old, new), max_examples=40)
+        evidence = DifferentialTester().check(obligation, context)
+        assert evidence.level is level, evidence.detail
+        if level is Level.PASSED:
+            assert "x is annotated float, so that side is outside the compared types" in evidence.detail

@@ -81,33 +81,40 @@ def measure(obligation: Obligation, context: Context, callee: str,
         return None
     report = _replay(context, callee, conditions, {"target": callee, "first": first, "last": last}, inputs,
                      time.monotonic() + budget)
-    return _outside_the_types(report, _non_optional(obligation.new_source or ""))
+    return _outside_the_types(report, *_annotations(obligation.new_source or ""))
 
 
-def _non_optional(source: str) -> frozenset[str]:
-    """Parameters whose annotation admits no None (``int``, ``list[str]``; not ``Optional``, ``Any``, ``object``)."""
+def _annotations(source: str) -> tuple[frozenset[str], dict[str, str]]:
+    """Parameters whose annotation admits no None (``int``; not ``Optional``, ``Any``, ``object``), and each annotation."""
     try:
         node = next(n for n in ast.walk(ast.parse(textwrap.dedent(source)))
                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
     except (SyntaxError, StopIteration):
-        return frozenset()
-    args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-    return frozenset(a.arg for a in args if a.annotation is not None
-                     and not _ADMITS_NONE & {n.id for n in ast.walk(a.annotation) if isinstance(n, ast.Name)}
-                     and not any(isinstance(n, ast.Constant) and n.value is None for n in ast.walk(a.annotation)))
+        return frozenset(), {}
+    args = [a for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs if a.annotation is not None]
+    non_optional = frozenset(
+        a.arg for a in args if not _ADMITS_NONE & {n.id for n in ast.walk(a.annotation) if isinstance(n, ast.Name)}
+        and not any(isinstance(n, ast.Constant) and n.value is None for n in ast.walk(a.annotation)))
+    return non_optional, {a.arg: ast.unparse(a.annotation) for a in args}
 
 
-def _outside_the_types(report: CoverageReport, non_optional: frozenset[str]) -> CoverageReport:
-    """A `p is None` test of a parameter annotated without None cannot be true for any input of its type.
+def _outside_the_types(report: CoverageReport, non_optional: frozenset[str],
+                       annotations: dict[str, str]) -> CoverageReport:
+    """The side of a type test that no input of the declared types can take is a note, not a gap.
 
-    Its None side is reported as a note, not a gap: the inputs compared are those of the declared
-    types, and a caller passing None breaks the annotation, not the equivalence.
+    `p is None` for a parameter annotated without None cannot be true, `isinstance(p, T)` for
+    one annotated exactly T cannot be false: the inputs compared are those of the declared types,
+    and a caller passing anything else breaks the annotation, not the equivalence.
     """
     gaps, notes = [], list(report.notes)
     for condition, missing in report.gaps:
+        name, kind, failing = condition.type_test
         if condition.none_test in non_optional and dict(condition.truth).get("N") == missing:
             notes.append(f"{condition.describe(missing)}: {condition.none_test} is annotated without None, so "
                          "that side is outside the compared types")
+        elif name and annotations.get(name) == kind and missing == failing:
+            notes.append(f"{condition.describe(missing)}: {name} is annotated {kind}, so that side is outside the "
+                         "compared types")
         else:
             gaps.append((condition, missing))
     return CoverageReport(report.conditions, tuple(gaps), report.replayed, report.problem, tuple(notes))
