@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) bench/verifiers.py
 	$(PY) bench/kernels.py
 	$(PY) bench/prover_fuzz.py 300 0
+	$(PY) bench/coverage.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
