@@ -1,0 +1,10 @@
+"""Claude through the official ``anthropic`` SDK, and the replay and recording of its responses.
+
+Importing this package imports the SDK (about 1.6 s), which is why ``models`` does not.
+"""
+
+from models.claude._client import make_client
+from models.claude._proposer import DEFAULT_MODEL, Claude
+from models.claude._replay import Recorder, Replay, ReplayExhausted
+
+__all__ = ["DEFAULT_MODEL", "Claude", "Recorder", "Replay", "ReplayExhausted", "make_client"]
