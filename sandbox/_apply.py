@@ -122,6 +122,8 @@ def pending(state_dir: Path) -> bool:
 def recover(root: Path, state_dir: Path, *, _hook: Hook | None = None) -> str | None:
     """Resolve any interrupted apply: ``"rolled forward"``, ``"rolled back"``, or None if none."""
     root, state_dir = Path(root).absolute(), Path(state_dir).absolute()
+    if not (state_dir / "journal").is_dir():
+        return None  # nothing was ever journalled; do not create the state directory to say so
     with _locked(state_dir):
         return _recover_locked(root, state_dir, _hook or _no_hook)
 
@@ -435,10 +437,37 @@ def _fsync_dir(directory: Path) -> None:
 
 @contextlib.contextmanager
 def _locked(state_dir: Path) -> Iterator[None]:
+    """Hold the exclusive lock ``state_dir/lock``; the file is removed again on every way out.
+
+    Removing a lock file is safe only if nobody can hold a lock on an unlinked inode: a process
+    that waited on the old file must notice it is gone.  So after ``flock`` succeeds the path
+    must still name the locked inode, else the lock is retried on the new file; and the holder
+    unlinks the file *before* releasing it.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(state_dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    path = state_dir / "lock"
+    fd = _acquire(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _acquire(path: Path) -> int:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            now = os.lstat(path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+            return fd
         os.close(fd)

@@ -1,7 +1,8 @@
 """The command line: ``sandbox check | apply | log | recover | improve``.
 
 ``main(argv, stdout, stderr)`` returns an exit code and never calls ``sys.exit``,
-so tests drive it directly.  Reports go to stdout; errors go to stderr.
+so tests drive it directly.  Reports go to stdout; errors go to stderr, and so does the
+progress of a check, but only when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import shlex
 import sys
 import traceback
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, Callable, Sequence
 
 from sandbox._errors import SandboxError
 from sandbox._gate import Gate, open_state, recover_interrupted
+from sandbox._ledger import Ledger
 from sandbox._patch import Patch
-from sandbox._report import FORMATS, render
-from sandbox._verdict import Verdict
+from sandbox._report import FORMATS, progress_printer, render
+from sandbox._verdict import Progress, Verdict, approval_needed
 
 __all__ = ["ExitCode", "console_main", "main"]
 
@@ -30,6 +32,8 @@ class ExitCode(enum.IntEnum):
     ACCEPTED = 0
     REJECTED = 1
     ERROR = 2
+    # 3 is kept for `sandbox improve`'s tripwires (the design's hand-over to a person).
+    AWAITING_APPROVAL = 4  # accepted by the gate, but [tool.sandbox] apply reserves it for a person
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--apply", action="store_true", help="apply the patch if it is accepted")
 
     apply = commands.add_parser("apply", help="check a patch, then apply it atomically if accepted")
-    apply.add_argument("patch", metavar="PATCH", help="unified diff or JSON edits; - reads standard input")
+    apply.add_argument("patch", metavar="PATCH", nargs="?", help="unified diff or JSON edits; - reads standard input")
+    apply.add_argument("--patch", dest="patch_option", metavar="FILE", help="the same as PATCH, as `check` spells it")
     _common(apply)
     apply.add_argument("--approve", action="store_true",
                        help="you have reviewed the verdict and diff (needed when [tool.sandbox] apply is manual/proven)")
@@ -75,6 +80,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require", choices=("passed", "proven"), help="the weakest evidence accepted")
     parser.add_argument("--jobs", type=int, metavar="N", help="obligations checked in parallel")
     parser.add_argument("--seed", type=int, metavar="N", help="seed for generated inputs")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="text report: every note and coverage clause on its own line, and why each verifier gave up")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="stop at the first obligation not met; the rest are reported as not run")
 
 
 def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
@@ -119,52 +128,98 @@ def _check(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
             raise SandboxError("--apply works with --patch only: a --base/--head diff is already in git")
         from sandbox._git import check_revisions
 
-        verdict = check_revisions(Path(args.repo), args.base, args.head, **_overrides(args))
+        repo = Path(args.repo).resolve()
+        base, head = _git_revision(repo, args.base), args.head and _git_revision(repo, args.head)
+        verdict = check_revisions(repo, base, head, fail_fast=args.fail_fast, progress=_progress(stderr),
+                                  **_overrides(args))
         _emit(verdict, args, stdout)
         return _code(verdict)
     gate = Gate.from_repo(args.repo, **_overrides(args))
-    verdict = gate.check(_read_patch(args.patch), replay=_replay(args, gate))
+    if args.apply:
+        _check_anchor(gate)
+    verdict = _run_check(gate, args.patch, args, stderr)
     _emit(verdict, args, stdout)
     if verdict.accepted and args.apply:
-        return _apply_verdict(gate, verdict, args, stdout, approved=False)
+        return _apply_verdict(gate, verdict, args, stdout, stderr, approved=False)
     return _code(verdict)
 
 
 def _apply(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if (args.patch is None) == (args.patch_option is None):
+        raise SandboxError("name the patch once: `sandbox apply PATCH` or `sandbox apply --patch FILE`")
+    name = args.patch if args.patch is not None else args.patch_option
     gate = Gate.from_repo(args.repo, **_overrides(args))
+    _check_anchor(gate)
     gate.recover()
-    verdict = gate.check(_read_patch(args.patch), replay=_replay(args, gate))
+    verdict = _run_check(gate, name, args, stderr)
     _emit(verdict, args, stdout)
     if not verdict.accepted:
         gate.record(verdict)
+        _anchor(gate, args, stderr)
         return ExitCode.REJECTED
     if args.approve:
         _print_diff(verdict, stdout)
-    return _apply_verdict(gate, verdict, args, stdout, approved=args.approve)
+    return _apply_verdict(gate, verdict, args, stdout, stderr, approved=args.approve)
 
 
-def _apply_verdict(gate: Gate, verdict: Verdict, args: argparse.Namespace, stdout: IO[str], approved: bool) -> int:
+def _run_check(gate: Gate, name: str, args: argparse.Namespace, stderr: IO[str]) -> Verdict:
+    return gate.check(_read_patch(name), replay=_replay(args, gate, name), fail_fast=args.fail_fast,
+                      progress=_progress(stderr))
+
+
+def _apply_verdict(gate: Gate, verdict: Verdict, args: argparse.Namespace, stdout: IO[str], stderr: IO[str],
+                   approved: bool) -> int:
+    reserved = "" if approved else approval_needed(gate.config.apply, verdict)
+    if reserved:
+        # Waiting for a person is neither a failure of the gate (2) nor a rejection (1).
+        gate.record(verdict, awaiting_approval=True)
+        _anchor(gate, args, stderr)
+        print(f"not applied: the gate accepted the patch, but [tool.sandbox] apply = {gate.config.apply!r} "
+              f"reserves {reserved} for a person, so nothing was written (exit {int(ExitCode.AWAITING_APPROVAL)}). "
+              f"Review the verdict and the diff, then run `{_approve_command(args)}`",
+              file=stdout if args.format == "text" and not args.output else stderr)
+        return ExitCode.AWAITING_APPROVAL
     approver = f"{os.environ.get('USER', 'a person')} (--approve)" if approved else None
     entry = gate.apply(verdict, approved_by=approver)
+    anchored = _anchor(gate, args, stderr)
     if args.format == "text":
-        print(f"applied {len(verdict.files)} file(s); ledger entry #{entry.seq}, head {entry.hash}", file=stdout)
+        print(f"applied {len(verdict.files)} file(s); ledger entry #{entry.seq}, head {entry.hash}"
+              f"{f'; anchored in {anchored}' if anchored else ''}", file=stdout)
     return ExitCode.ACCEPTED
+
+
+def _approve_command(args: argparse.Namespace) -> str:
+    name = getattr(args, "patch_option", None) or args.patch
+    return shlex.join(["sandbox", "apply", "--repo", args.repo, "--patch", name, "--approve"])
+
+
+def _check_anchor(gate: Gate) -> None:
+    """Refuse to append to a ledger that no longer matches its anchor: the new anchor would hide it."""
+    from sandbox._git import read_anchors
+
+    anchors, _ = read_anchors(gate.state_dir)
+    result = gate.ledger.verify(anchors=anchors) if anchors else None
+    if result is not None and not result.ok:
+        raise SandboxError(f"the ledger in {gate.state_dir} does not match its anchor ({'; '.join(result.problems)}); "
+                           "nothing was checked or applied. Run `sandbox log --verify`, and restore the ledger first")
+
+
+def _anchor(gate: Gate, args: argparse.Namespace, stderr: IO[str]) -> str:
+    """Write the ledger head where git keeps it; a failure is reported, the apply stands."""
+    from sandbox._git import write_anchor
+
+    count, head = gate.ledger.tip()
+    try:
+        return write_anchor(gate.state_dir, count, head)
+    except (SandboxError, OSError) as error:
+        print(f"sandbox {args.command}: warning: the ledger head is not anchored: {error}", file=stderr)
+        return ""
 
 
 def _log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     root, config, ledger = open_state(args.repo)
     if args.verify:
-        result = ledger.verify(expect_head=args.expect_head)
-        if args.format == "json":
-            print(json.dumps({"ok": result.ok, "count": result.count, "head": result.head,
-                              "problems": list(result.problems)}, indent=2), file=stdout)
-        elif result.ok:
-            print(f"ledger intact: {result.count} entries, head {result.head}", file=stdout)
-        else:
-            print(f"ledger TAMPERED ({len(result.problems)} problem(s)):", file=stdout)
-            for problem in result.problems:
-                print(f"  - {problem}", file=stdout)
-        return ExitCode.ACCEPTED if result.ok else ExitCode.REJECTED
+        return _verify(ledger, args, stdout)
     entries = ledger.entries()
     if args.format == "json":
         print(json.dumps([{"seq": e.seq, "time": e.time, "kind": e.kind, "record": e.record, "hash": e.hash}
@@ -177,20 +232,58 @@ def _log(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return ExitCode.ACCEPTED
 
 
+def _verify(ledger: Ledger, args: argparse.Namespace, stdout: IO[str]) -> int:
+    """``log --verify``: the chain, the head file, and every anchor kept outside ``.sandbox/``.
+
+    With no anchor the chain can only be self-consistent: a deleted or cut ledger looks like a
+    young one, so the answer is "unanchored", never "intact".
+    """
+    from sandbox._git import read_anchors
+
+    anchors, why_none = read_anchors(ledger.directory)
+    result = ledger.verify(expect_head=args.expect_head, anchors=anchors)
+    status = "tampered" if not result.ok else "intact" if result.anchored else "unanchored"
+    if args.format == "json":
+        print(json.dumps({"ok": result.ok, "status": status, "count": result.count, "head": result.head,
+                          "anchored": list(result.anchored), "problems": list(result.problems)}, indent=2),
+              file=stdout)
+    elif status == "intact":
+        print(f"ledger intact: {result.count} entries, head {result.head}; it matches "
+              f"{', '.join(dict.fromkeys(result.anchored))}", file=stdout)
+    elif status == "unanchored":
+        print(f"ledger unanchored: {result.count} entries, head {result.head}; the hash chain is consistent, "
+              f"but nothing outside {ledger.directory.name}/ records its head ({why_none}), so a deleted or "
+              "truncated ledger cannot be told from this one. In a git repository `sandbox apply` anchors it "
+              "in git notes; elsewhere keep the head hash and pass it as --expect-head", file=stdout)
+    else:
+        print(f"ledger TAMPERED ({len(result.problems)} problem(s)):", file=stdout)
+        for problem in result.problems:
+            print(f"  - {problem}", file=stdout)
+    return ExitCode.ACCEPTED if result.ok else ExitCode.REJECTED
+
+
 def _entry_summary(record: object) -> str:
     if not isinstance(record, dict):
         return ""
     if "accepted" in record:
-        return ("accepted" if record["accepted"] else "rejected") + f" patch {record['certificate']['patch'][:12]}"
+        waiting = " (awaiting approval, not applied)" if record.get("awaiting_approval") else ""
+        return ("accepted" if record["accepted"] else "rejected") + f" patch {record['certificate']['patch'][:12]}{waiting}"
     if "approved_by" in record:
         return f"applied {', '.join(record.get('files', []))} (approved by {record['approved_by']})"
     return ", ".join(f"{k}={v}" for k, v in record.items())
 
 
 def _recover(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    root, config, _ = open_state(args.repo)
+    root, config, ledger = open_state(args.repo)
     outcome = recover_interrupted(root, config)
     print(f"interrupted apply {outcome}" if outcome else "nothing to recover", file=stdout)
+    if outcome:
+        from sandbox._git import write_anchor
+
+        try:
+            write_anchor(ledger.directory, *ledger.tip())
+        except (SandboxError, OSError) as error:
+            print(f"sandbox recover: warning: the ledger head is not anchored: {error}", file=stderr)
     return ExitCode.ACCEPTED
 
 
@@ -204,10 +297,25 @@ def _improve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 _COMMANDS = {"check": _check, "apply": _apply, "log": _log, "recover": _recover, "improve": _improve}
 
 
-def _replay(args: argparse.Namespace, gate: Gate) -> str:
-    """The check command that reproduces this run's generated inputs."""
-    return shlex.join(["sandbox", "check", "--repo", args.repo, "--patch", args.patch,
+def _replay(args: argparse.Namespace, gate: Gate, name: str) -> str:
+    """The check command that reproduces this run's generated inputs, from any directory."""
+    patch = name if name == "-" else str(Path(name).resolve())
+    return shlex.join(["sandbox", "check", "--repo", str(gate.root), "--patch", patch,
                        "--seed", str(gate.config.seed)])
+
+
+def _git_revision(repo: Path, rev: str) -> str:
+    """``rev`` as a commit hash: ``HEAD~1`` means another commit tomorrow, a hash does not."""
+    from sandbox._git import resolve_revision
+
+    return resolve_revision(repo, rev)
+
+
+def _progress(stderr: IO[str]) -> Callable[[Progress], None] | None:
+    """One line per obligation as it starts and ends, on a terminal only (never into a capture)."""
+    if not stderr.isatty():
+        return None
+    return progress_printer(stderr, colour="NO_COLOR" not in os.environ)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -224,11 +332,12 @@ def _read_patch(name: str) -> Patch:
 
 
 def _emit(verdict: Verdict, args: argparse.Namespace, stdout: IO[str]) -> None:
+    verbose = getattr(args, "verbose", False)
     if args.output:
-        Path(args.output).write_text(render(verdict, args.format), encoding="utf-8")
+        Path(args.output).write_text(render(verdict, args.format, verbose=verbose), encoding="utf-8")
         return
     colour = args.format == "text" and stdout.isatty() and "NO_COLOR" not in os.environ
-    stdout.write(render(verdict, args.format, colour=colour))
+    stdout.write(render(verdict, args.format, colour=colour, verbose=verbose))
 
 
 def _print_diff(verdict: Verdict, stdout: IO[str]) -> None:

@@ -8,8 +8,8 @@ import getpass
 import hashlib
 import os
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from sandbox._ledger import Ledger, LedgerEntry
 from sandbox._loader import load_properties
 from sandbox._patch import Patch
 from sandbox._planner import plan
-from sandbox._verdict import Certificate, Judgement, Verdict, sha256
+from sandbox._verdict import NOT_RUN, Certificate, Judgement, Progress, Verdict, sha256
 
 __all__ = ["Gate", "open_state", "recover_interrupted"]
 
@@ -74,11 +74,14 @@ class Gate:
     def ledger(self) -> Ledger:
         return Ledger(self.state_dir)
 
-    def check(self, patch: Patch, *, replay: str | None = None) -> Verdict:
+    def check(self, patch: Patch, *, replay: str | None = None, fail_fast: bool = False,
+              progress: Callable[[Progress], None] | None = None) -> Verdict:
         """Judge ``patch`` against the tree as it is now.  Writes nothing, anywhere in the repository.
 
         ``replay`` is the command that reproduces this check (the CLI passes its own); it is
-        shown with every counterexample.
+        shown with every counterexample.  ``fail_fast`` stops at the first obligation not met:
+        the ones not started are reported as not run, and the verdict is a rejection.
+        ``progress`` is called as each obligation starts and ends (from the gate's threads).
         """
         started = time.perf_counter()
         if pending(self.state_dir):
@@ -95,7 +98,7 @@ class Gate:
             context = Context(before, after, self.policy, seed=self.config.seed, timeout=self.config.timeout,
                               executor=executor, max_examples=self.config.max_examples,
                               slowdown=self.config.slowdown, memory=self.config.memory)
-            outcomes = _with_replay(self._discharge(planned.obligations, context),
+            outcomes = _with_replay(self._discharge(planned.obligations, context, fail_fast, progress),
                                     replay or f"Gate.from_repo({str(self.root)!r}, seed={self.config.seed}).check(patch)")
             isolation = executor.isolation if executor is not None else ""
             deaths = tuple(executor.deaths) if executor is not None else ()
@@ -119,6 +122,7 @@ class Gate:
             seconds=time.perf_counter() - started,
             isolation=isolation,
             worker_deaths=deaths,
+            sealed=(*self.config.properties, "pyproject.toml", f"{self.config.ledger.rstrip('/')}/**"),
         )
 
     @contextlib.contextmanager
@@ -180,15 +184,27 @@ class Gate:
                 "diff, then run `sandbox apply PATCH --approve`"
             )
 
-    def _discharge(self, obligations: Sequence[Obligation], context: Context) -> tuple[Judgement, ...]:
-        def one(obligation: Obligation) -> Judgement:
-            evidence = _run_route(obligation, context)
-            return Judgement(obligation, evidence, self._meets(obligation, evidence.level))
+    def _discharge(self, obligations: Sequence[Obligation], context: Context, fail_fast: bool = False,
+                   progress: Callable[[Progress], None] | None = None) -> tuple[Judgement, ...]:
+        report = progress or (lambda step: None)
+        total = len(obligations)
 
-        if self.config.jobs > 1 and len(obligations) > 1:
-            with ThreadPoolExecutor(max_workers=self.config.jobs) as pool:
-                return tuple(pool.map(one, obligations))
-        return tuple(one(o) for o in obligations)
+        def one(index: int, obligation: Obligation) -> Judgement:
+            report(Progress(index + 1, total, obligation))
+            evidence, gave_up = _run_route(obligation, context)
+            judgement = Judgement(obligation, evidence, self._meets(obligation, evidence.level), gave_up)
+            report(Progress(index + 1, total, obligation, judgement))
+            return judgement
+
+        if self.config.jobs > 1 and total > 1:
+            return _in_parallel(one, obligations, self.config.jobs, fail_fast)
+        done: list[Judgement] = []
+        for index, obligation in enumerate(obligations):
+            if fail_fast and done and not done[-1].ok:
+                done.append(_not_run(obligation))
+                continue
+            done.append(one(index, obligation))
+        return tuple(done)
 
     def _meets(self, obligation: Obligation, level: Level) -> bool:
         if obligation.kind.behavioural and self.config.require == "proven":
@@ -197,7 +213,7 @@ class Gate:
 
 
 # Verifiers that run the code under check (the prover replays its counterexamples).
-_EXECUTING = frozenset({"pbt", "smt", "numeric", "import"})
+_EXECUTING = frozenset({"pbt", "smt", "crosshair", "numeric", "import"})
 
 
 def open_state(path: str | os.PathLike[str]) -> tuple[Path, Config, Ledger]:
@@ -222,6 +238,26 @@ def recover_interrupted(root: Path, config: Config) -> str | None:
     return outcome
 
 
+def _in_parallel(one: Callable[[int, Obligation], Judgement], obligations: Sequence[Obligation], jobs: int,
+                 fail_fast: bool) -> tuple[Judgement, ...]:
+    """``one`` over ``obligations`` on ``jobs`` threads; with ``fail_fast`` the first obligation not
+    met cancels every one not yet started (those already running finish and are reported)."""
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures: list[Future[Judgement]] = [pool.submit(one, i, o) for i, o in enumerate(obligations)]
+        waiting = set(futures)
+        while waiting and fail_fast:
+            finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            if any(not f.cancelled() and f.exception() is None and not f.result().ok for f in finished):
+                for future in waiting:
+                    future.cancel()
+                break
+        return tuple(_not_run(o) if f.cancelled() else f.result() for f, o in zip(futures, obligations))
+
+
+def _not_run(obligation: Obligation) -> Judgement:
+    return Judgement(obligation, Evidence(Level.UNKNOWN, "none", NOT_RUN), ok=False, ran=False)
+
+
 def _with_replay(outcomes: tuple[Judgement, ...], command: str) -> tuple[Judgement, ...]:
     """Verifiers do not know how the gate was invoked; the gate fills in the replay command."""
     def fill(outcome: Judgement) -> Judgement:
@@ -233,10 +269,13 @@ def _with_replay(outcomes: tuple[Judgement, ...], command: str) -> tuple[Judgeme
     return tuple(fill(o) for o in outcomes)
 
 
-def _run_route(obligation: Obligation, context: Context) -> Evidence:
-    """Ask each verifier on the route in turn; the first answer that is not UNKNOWN decides."""
+def _run_route(obligation: Obligation, context: Context) -> tuple[Evidence, tuple[str, ...]]:
+    """Ask each verifier on the route in turn; the first answer that is not UNKNOWN decides.
+
+    Returns the evidence and what the verifiers before the deciding one said when giving up.
+    """
     if not obligation.route:
-        return Evidence(Level.UNKNOWN, "none", obligation.reason)
+        return Evidence(Level.UNKNOWN, "none", obligation.reason), ()
     unknowns: list[str] = []
     missing: list[str] = []
     for name in obligation.route:
@@ -250,11 +289,11 @@ def _run_route(obligation: Obligation, context: Context) -> Evidence:
             continue
         evidence = verifier.check(obligation, context)
         if evidence.level is not Level.UNKNOWN:
-            return evidence
+            return evidence, tuple(unknowns)
         unknowns.append(f"{name}: {evidence.detail}")
     if missing:
         unknowns.append(_missing_message(obligation, missing))
-    return Evidence(Level.UNKNOWN, "/".join(obligation.route), "; ".join(unknowns))
+    return Evidence(Level.UNKNOWN, "/".join(obligation.route), "; ".join(unknowns)), tuple(unknowns)
 
 
 def _missing_message(obligation: Obligation, missing: list[str]) -> str:

@@ -5,11 +5,15 @@ entry's ``hash`` is the sha256 of the canonical JSON of the entry without ``hash
 the hash of the entry before it (64 zeros for the first); ``seq`` counts from 0.  ``ledger.head``
 holds the entry count and the last hash, so a cut-off tail is noticed too.
 
-What this does *not* protect against: anyone who can write ``.sandbox/`` can rewrite both files
-consistently (recompute every hash and the head), and the chain will verify.  The chain only
-makes tampering *evident* relative to an anchor kept elsewhere: the head hash printed after
-every append (store it in CI logs, a commit message, a ticket) and pass it back as
-``verify(expect_head=...)``.
+What this does *not* protect against on its own: anyone who can write ``.sandbox/`` can rewrite
+both files consistently (recompute every hash and the head), or delete them, and the chain will
+verify.  The chain only makes tampering *evident* relative to an anchor kept elsewhere: in a git
+repository ``sandbox apply`` writes the head as a git note (see ``sandbox._git``); anywhere, the
+head hash printed after every append can be kept (CI logs, a ticket) and passed back as
+``verify(expect_head=...)``.  ``verify(anchors=...)`` checks that the ledger still holds, at the
+anchored position, the entry each anchor recorded: entries appended since are fine, a ledger that
+is shorter or different there is not.  With no anchor, ``LedgerCheck.anchored`` is empty and a
+deleted or cut ledger cannot be told from a young one -- the CLI says "unanchored", not "intact".
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +32,7 @@ from typing import Any
 
 from sandbox._errors import GateError
 
-__all__ = ["GENESIS", "Ledger", "LedgerCheck", "LedgerEntry", "canonical", "entry_hash"]
+__all__ = ["GENESIS", "Anchor", "Ledger", "LedgerCheck", "LedgerEntry", "canonical", "entry_hash"]
 
 GENESIS = "0" * 64
 _FIELDS = {"seq": int, "time": str, "kind": str, "record": dict, "prev": str, "hash": str}
@@ -52,13 +56,28 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Anchor:
+    """A ledger head recorded outside the ledger: ``count`` entries, the last one hashing to ``head``;
+    ``where`` says where it was kept (shown in messages)."""
+
+    count: int
+    head: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerCheck:
-    """The result of ``Ledger.verify()``: ``ok`` only when ``problems`` is empty."""
+    """The result of ``Ledger.verify()``: ``ok`` only when ``problems`` is empty.
+
+    ``anchored`` names the anchors the ledger was checked against; empty means nothing outside
+    the ledger vouched for it (``ok`` then only says the chain is self-consistent).
+    """
 
     ok: bool
     count: int
     head: str
     problems: tuple[str, ...]
+    anchored: tuple[str, ...] = ()
 
 
 def canonical(value: Any) -> bytes:
@@ -92,6 +111,16 @@ class Ledger:
             raise GateError(f"{self.path}: the last line {problem}; run `sandbox log --verify`")
         return obj["hash"]
 
+    def tip(self) -> tuple[int, str]:
+        """The entry count and the last hash, read from the last line (``(0, GENESIS)`` if empty)."""
+        lines = self._lines()
+        if not lines:
+            return 0, GENESIS
+        obj, problem = _parse(lines[-1])
+        if obj is None:
+            raise GateError(f"{self.path}: the last line {problem}; run `sandbox log --verify`")
+        return obj["seq"] + 1, obj["hash"]
+
     def append(self, kind: str, record: Mapping[str, Any]) -> LedgerEntry:
         """Append one entry, fsync it, update ``ledger.head``, and return it."""
         if not isinstance(kind, str) or not kind:
@@ -121,17 +150,21 @@ class Ledger:
             result.append(LedgerEntry(**obj))
         return tuple(result)
 
-    def verify(self, expect_head: str | None = None) -> LedgerCheck:
-        """Check the chain, the head file and (when given) the externally kept head hash."""
+    def verify(self, expect_head: str | None = None, anchors: Sequence[Anchor] = ()) -> LedgerCheck:
+        """Check the chain, the head file, the externally kept head hash and the anchors."""
         if not self.path.exists():
             problems = [] if not self.head_path.exists() else [
                 f"{self.path.name} is missing but {self.head_path.name} exists: the ledger was deleted"]
-            return _finish(problems, 0, GENESIS, expect_head)
-        with self._open_locked(os.O_RDONLY, fcntl.LOCK_SH):
-            data, head_text = self.path.read_bytes(), _read_text(self.head_path)
-        problems, count, head = _check_chain(data)
-        problems += _check_head_file(head_text, count, head)
-        return _finish(problems, count, head, expect_head)
+            hashes: list[str] = []
+            count, head = 0, GENESIS
+        else:
+            with self._open_locked(os.O_RDONLY, fcntl.LOCK_SH):
+                data, head_text = self.path.read_bytes(), _read_text(self.head_path)
+            problems, hashes = _check_chain(data)
+            count, head = len(hashes), (hashes[-1] if hashes else GENESIS)
+            problems += _check_head_file(head_text, count, head)
+        problems += _check_anchors(anchors, hashes, self.path)
+        return _finish(problems, count, head, expect_head, tuple(a.where for a in anchors))
 
     # ------------------------------------------------------------------------------ internals
 
@@ -187,7 +220,8 @@ class Ledger:
 # ---------------------------------------------------------------------------------- checking
 
 
-def _check_chain(data: bytes) -> tuple[list[str], int, str]:
+def _check_chain(data: bytes) -> tuple[list[str], list[str]]:
+    """Problems of the chain, and the hash of each entry in file order."""
     problems: list[str] = []
     lines = data.split(b"\n")
     if lines[-1]:
@@ -195,18 +229,17 @@ def _check_chain(data: bytes) -> tuple[list[str], int, str]:
                         "an append was interrupted or the file was cut")
     expected_seq: int | None = 0
     prev: str | None = GENESIS
-    count, head = 0, GENESIS
+    hashes: list[str] = []
     for number, line in enumerate(lines[:-1], 1):
         obj, problem = _parse(line)
         if obj is None:
             problems.append(f"line {number}: {problem}")
             expected_seq = prev = None
             continue
-        count += 1
         problems += _check_entry(obj, number, expected_seq, prev)
         expected_seq, prev = obj["seq"] + 1, obj["hash"]
-        head = prev
-    return problems, count, head
+        hashes.append(prev)
+    return problems, hashes
 
 
 def _check_entry(obj: dict[str, Any], number: int, expected_seq: int | None,
@@ -238,11 +271,29 @@ def _check_head_file(text: str | None, count: int, head: str) -> list[str]:
     return []
 
 
-def _finish(problems: list[str], count: int, head: str, expect_head: str | None) -> LedgerCheck:
-    if expect_head is not None and head != expect_head:
-        problems.append(f"head is {head}, expected {expect_head}: the ledger was rewritten, or "
-                        "this is not the ledger whose head you recorded")
-    return LedgerCheck(not problems, count, head, tuple(problems))
+def _check_anchors(anchors: Sequence[Anchor], hashes: list[str], path: Path) -> list[str]:
+    problems = []
+    for anchor in anchors:
+        if anchor.count > len(hashes):
+            what = "is missing" if not path.exists() else f"has {len(hashes)} entries"
+            problems.append(f"{path} {what}, but {anchor.where} records {anchor.count} entries ending in "
+                            f"{anchor.head[:16]}…: the ledger was deleted, or entries were cut from its end "
+                            "(and its head file rewritten). Restore .sandbox/ from a backup")
+        elif anchor.count and hashes[anchor.count - 1] != anchor.head:
+            problems.append(f"entry {anchor.count - 1} of {path} hashes to {hashes[anchor.count - 1][:16]}…, but "
+                            f"{anchor.where} records {anchor.head[:16]}… there: the ledger was rewritten "
+                            "up to that entry")
+    return problems
+
+
+def _finish(problems: list[str], count: int, head: str, expect_head: str | None,
+            anchored: tuple[str, ...] = ()) -> LedgerCheck:
+    if expect_head is not None:
+        anchored += ("the head hash passed with --expect-head",)
+        if head != expect_head:
+            problems.append(f"head is {head}, expected {expect_head}: the ledger was rewritten, or "
+                            "this is not the ledger whose head you recorded")
+    return LedgerCheck(not problems, count, head, tuple(problems), anchored)
 
 
 def _parse(line: bytes) -> tuple[dict[str, Any] | None, str]:

@@ -1,42 +1,48 @@
-"""Report formats of a verdict: text for people; json, sarif, junit and github for machines."""
+"""Report formats of a verdict: text for people; json, sarif, junit and github for machines.
+
+The text report opens with a summary that fits on one screen -- the verdict, what changed, and
+per obligation the level reached and the verifier that decided it -- and then gives every detail
+in full: nothing a verifier said is cut.  ``verbose`` splits each detail into its clauses (the
+notes, the inputs' coverage) and shows why each verifier before the deciding one gave up.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import threading
 from collections.abc import Callable
+from typing import IO
 from xml.sax.saxutils import quoteattr
 
-from properties import RULES
+from properties import RULES, Kind, path_matches
 from verifiers import Level
 
 from sandbox._changes import ChangeKind
-from sandbox._verdict import Judgement, Verdict
+from sandbox._verdict import Judgement, Progress, Verdict, natural_key
 
-__all__ = ["FORMATS", "render", "render_text"]
+__all__ = ["FORMATS", "progress_printer", "render", "render_text"]
 
 _MARK = {ChangeKind.ADDED: "+", ChangeKind.REMOVED: "-", ChangeKind.MODIFIED: "~", ChangeKind.COSMETIC: "="}
 _COLOUR = {Level.PROVEN: "32", Level.PASSED: "32", Level.UNKNOWN: "33", Level.REFUTED: "31", Level.VIOLATION: "31"}
+_SUMMARY_ROWS = 12  # obligations listed in the summary; the rest are counted (all are in the details)
+_SUMMARY_NAMES = 8  # changed definitions named per file in the summary
+# Rules the report never suggests allowing: a symlink cannot be applied at all.
+_NEVER_ALLOWED = frozenset({"symlink"})
 
 
-def render(verdict: Verdict, fmt: str, *, colour: bool = False) -> str:
+def render(verdict: Verdict, fmt: str, *, colour: bool = False, verbose: bool = False) -> str:
     """The verdict in format ``fmt`` (one of ``FORMATS``)."""
     if fmt == "text":
-        return render_text(verdict, colour=colour)
+        return render_text(verdict, colour=colour, verbose=verbose)
     return FORMATS[fmt](verdict)
 
 
-def render_text(verdict: Verdict, *, colour: bool = False) -> str:
+def render_text(verdict: Verdict, *, colour: bool = False, verbose: bool = False) -> str:
+    """The report a person reads: a one-screen summary, then every detail in full."""
     paint = (lambda text, code: f"\x1b[{code}m{text}\x1b[0m") if colour else (lambda text, code: text)
-    files = ", ".join(d.path for d in verdict.changes.files)
-    status = paint("ACCEPTED", "32;1") if verdict.accepted else paint("REJECTED", "31;1")
-    count = len(verdict.outcomes)
-    lines = [f"sandbox check: {status}  ({files}; {count} obligation{'s' * (count != 1)}; {verdict.seconds:.2f} s)", ""]
-    lines += _changed_section(verdict)
-    lines += ["", "Checked"]
-    for outcome in verdict.outcomes:
-        ev, ob = outcome.evidence, outcome.obligation
-        level = paint(f"{ev.level.value:<9}", _COLOUR[ev.level])
-        lines.append(f"  {level} {ob.kind.value:<12} {ob.target:<32} {ev.verifier:<9} {_first_sentence(ev.detail)}")
+    lines = _summary(verdict, paint) + ["", "Details", ""] + _changed_section(verdict)
+    lines += ["", "Checked"] + [line for o in _by_target(verdict.outcomes) for line in _checked(o, paint, verbose)]
     if not verdict.outcomes:
         lines.append("  nothing: no change with behavioural or policy obligations")
     if verdict.isolation:
@@ -45,15 +51,86 @@ def render_text(verdict: Verdict, *, colour: bool = False) -> str:
     if verdict.accepted:
         lines += ["", _accepted_line(verdict)]
     else:
-        lines += ["", "Why it was rejected"] + [line for o in verdict.failures for line in _failure(o)]
+        failures = [o for o in verdict.failures if o.ran]
+        lines += ["", "Why it was rejected"] + [line for o in failures for line in _failure(o, verdict)]
+        if verdict.not_run:
+            lines.append(f"  {len(verdict.not_run)} obligation(s) not run (--fail-fast): run without "
+                         "--fail-fast to see them all")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------- summary
+
+
+def _summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list[str]:
+    files = ", ".join(d.path for d in verdict.changes.files)
+    status = paint("ACCEPTED", "32;1") if verdict.accepted else paint("REJECTED", "31;1")
+    count = len(verdict.outcomes)
+    lines = [f"sandbox check: {status}  ({files}; {count} obligation{'s' * (count != 1)}; {verdict.seconds:.2f} s)",
+             "", f"Verdict: {_verdict_line(verdict)}"]
+    lines += ["Changed:"] + _changed_summary(verdict)
+    if verdict.outcomes:
+        lines.append("Decided by (level, obligation, verifier):")
+        lines += _decided_summary(verdict, paint)
+    return lines
+
+
+def _verdict_line(verdict: Verdict) -> str:
+    ran = [o for o in verdict.outcomes if o.ran]
+    levels: dict[str, int] = {}
+    for outcome in ran:
+        levels[outcome.evidence.level.value] = levels.get(outcome.evidence.level.value, 0) + 1
+    counts = ", ".join(f"{n} {level}" for level, n in sorted(levels.items()))
+    if verdict.accepted:
+        return f"accepted: all {len(ran)} obligation(s) met ({counts or 'nothing to check'})"
+    skipped = f"; {len(verdict.not_run)} not run (--fail-fast)" if verdict.not_run else ""
+    failed = sum(1 for o in ran if not o.ok)
+    return f"rejected: {failed} of {len(verdict.outcomes)} obligation(s) not met ({counts}){skipped}"
+
+
+def _changed_summary(verdict: Verdict) -> list[str]:
+    lines = []
+    for diff in sorted(verdict.changes.files, key=lambda d: natural_key(d.path)):
+        names = [f"{_MARK[c.change]}{c.target}" for c in _sorted_changes(diff.changes)]
+        more = f", and {len(names) - _SUMMARY_NAMES} more" if len(names) > _SUMMARY_NAMES else ""
+        listed = f": {', '.join(names[:_SUMMARY_NAMES])}{more}" if names else ""
+        lines.append(f"  {diff.path} ({diff.status}){listed}")
+    return lines or ["  nothing"]
+
+
+def _decided_summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list[str]:
+    # What decided a rejection first; stable, so each group keeps the natural order of targets.
+    ordered = sorted(_by_target(verdict.outcomes), key=lambda o: (o.ok, not o.ran))
+    width = min(40, max(len(o.obligation.target) for o in ordered))
+    rows = []
+    for outcome in ordered[:_SUMMARY_ROWS]:
+        ob, ev = outcome.obligation, outcome.evidence
+        mark = "ok" if outcome.ok else ("--" if not outcome.ran else "x ")
+        level = "not run" if not outcome.ran else ev.level.value
+        by = "" if not outcome.ran else f"  by {ev.verifier}"
+        rows.append(f"  {mark} {paint(f'{level:<9}', _COLOUR[ev.level] if outcome.ran else '2')} "
+                    f"{ob.kind.value:<12} {ob.target:<{width}}{by}".rstrip())
+    if len(ordered) > _SUMMARY_ROWS:
+        rows.append(f"  ... and {len(ordered) - _SUMMARY_ROWS} more obligation(s) met; all are under Checked below")
+    return rows
+
+
+# ---------------------------------------------------------------------------------- details
+
+
+def _by_target(outcomes: tuple[Judgement, ...]) -> list[Judgement]:
+    return sorted(outcomes, key=lambda o: natural_key(o.obligation.target))
+
+
+def _sorted_changes(changes):  # type: ignore[no-untyped-def]
+    return sorted(changes, key=lambda c: natural_key(c.target))
 
 
 def _changed_section(verdict: Verdict) -> list[str]:
     lines = ["Changed"]
-    for diff in verdict.changes.files:
+    for diff in sorted(verdict.changes.files, key=lambda d: natural_key(d.path)):
         lines.append(f"  {diff.path} ({diff.status})")
-        for change in diff.changes:
+        for change in _sorted_changes(diff.changes):
             what = change.note or (f"reads changed {', '.join(change.because)}" if change.because else change.change.value)
             span = f"lines {change.lines[0]}-{change.lines[1]}" if change.lines else ""
             lines.append(f"    {_MARK[change.change]} {change.target:<34} {change.kind.value:<11} {what:<30} {span}".rstrip())
@@ -62,27 +139,90 @@ def _changed_section(verdict: Verdict) -> list[str]:
     return lines
 
 
-def _failure(outcome: Judgement) -> list[str]:
+def _checked(outcome: Judgement, paint: Callable[[str, str], str], verbose: bool) -> list[str]:
+    ev, ob = outcome.evidence, outcome.obligation
+    if not outcome.ran:
+        return [f"  {'not run':<9} {ob.kind.value:<12} {ob.target}: {ev.detail}"]
+    where = f"{ob.path}:{ob.line}" if ob.line else ob.path
+    located = "" if where == ob.target else f"  at {where}"
+    level = paint(f"{ev.level.value:<9}", _COLOUR[ev.level])
+    lines = [f"  {level} {ob.kind.value:<12} {ob.target:<32} {ev.verifier:<9} {ev.seconds:.2f} s{located}"]
+    undecided = ev.level is Level.UNKNOWN and bool(outcome.gave_up)  # the detail is these reasons, joined
+    if not undecided:
+        lines += _detail_lines(ev.detail, verbose, "      ")
+    if undecided or (outcome.gave_up and verbose):
+        lines.append("      why each verifier gave up:" if undecided else "      gave up before it decided:")
+        for reason in outcome.gave_up:
+            lines += _detail_lines(reason, verbose, "        - ", "          ")
+    elif outcome.gave_up:
+        names = ", ".join(r.partition(":")[0] for r in outcome.gave_up)
+        lines.append(f"      ({names} gave up first; --verbose shows why)")
+    return lines
+
+
+def _detail_lines(detail: str, verbose: bool, first: str, rest: str | None = None) -> list[str]:
+    """``detail`` in full: one line, or with ``verbose`` one line per clause (each note, coverage)."""
+    rest = first if rest is None else rest
+    if not verbose:
+        return [first + detail]
+    clauses = _clauses(detail)
+    return [first + clauses[0]] + [rest + "  " + c for c in clauses[1:]] if clauses else [first]
+
+
+def _clauses(detail: str) -> list[str]:
+    """``detail`` split at each ``; `` outside brackets: the clauses a verifier joined."""
+    clauses, depth, start = [], 0, 0
+    for index, char in enumerate(detail):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(0, depth - 1)
+        elif char == ";" and depth == 0 and detail.startswith("; ", index):
+            clauses.append(detail[start:index])
+            start = index + 2
+    clauses.append(detail[start:])
+    return [c.strip() for c in clauses if c.strip()]
+
+
+def _failure(outcome: Judgement, verdict: Verdict) -> list[str]:
     ob, ev = outcome.obligation, outcome.evidence
     if ev.violations:
-        out = []
-        for v in ev.violations:
-            out.append(f"  x {v.path}:{v.line} [{v.rule}] {v.message}")
-            if v.fix and ev.verifier == "static":
-                out.append(f"      fix: {v.fix}; or allow it for this path: [tool.sandbox] allow = {{ \"{v.rule}\" = [\"{v.path}\"] }}")
-            elif v.fix:
-                out.append(f"      fix: {v.fix} (seen at run time; run-time checks cannot be waived)")
-        return out
+        return [line for v in ev.violations for line in _violation_lines(v, ev.verifier, verdict)]
     where = f"{ob.path}:{ob.line}" if ob.line else ob.path
     out = [f"  x {ob.target} ({where}) {ev.level.value}: {ev.detail}"]
     if ev.counterexample is not None:
         cex = ev.counterexample
-        out.append(f"      counterexample: {cex.call}  old -> {cex.old}  new -> {cex.new}")
+        old, new = (_result(value) for value in (cex.old, cex.new))
+        out.append(f"      counterexample: {cex.call}  old -> {old}  new -> {new}")
         if cex.replay:
             out.append(f"      replay: {cex.replay}")
     if ev.level in (Level.PROVEN, Level.PASSED):
         out.append("      require = \"proven\" accepts only PROVEN for behavioural obligations")
     return out
+
+
+def _result(value: str | None) -> str:
+    return "(not reported by the verifier)" if value is None else value
+
+
+def _violation_lines(v, verifier: str, verdict: Verdict) -> list[str]:  # type: ignore[no-untyped-def]
+    where = f"{v.path}:{v.line}" if v.line else v.path
+    out = [f"  x {where} [{v.rule}] {v.message}"]
+    if not v.fix:
+        return out
+    if verifier != "static":
+        out.append(f"      fix: {v.fix} (seen at run time; run-time checks cannot be waived)")
+    elif v.rule in _NEVER_ALLOWED or (v.rule == "protected-path" and _sealed(v.path, verdict)):
+        out.append(f"      fix: {v.fix} (no allowance is offered: the property files, the configuration and "
+                   "the ledger are never waived for a patch)")
+    else:
+        out.append(f"      fix: {v.fix}; or allow it for this path: [tool.sandbox] allow = "
+                   f"{{ \"{v.rule}\" = [\"{v.path}\"] }}")
+    return out
+
+
+def _sealed(path: str, verdict: Verdict) -> bool:
+    return path_matches(path, verdict.sealed) is not None
 
 
 def _accepted_line(verdict: Verdict) -> str:
@@ -91,9 +231,34 @@ def _accepted_line(verdict: Verdict) -> str:
     return f"Accepted: {reached}. `sandbox apply` writes exactly these bytes and records them in the ledger."
 
 
-def _first_sentence(detail: str) -> str:
-    head = detail.split("; ")[0]
-    return head if len(head) <= 100 else head[:97] + "..."
+# ---------------------------------------------------------------------------------- progress
+
+
+def progress_printer(stream: IO[str], *, colour: bool = False) -> Callable[[Progress], None]:
+    """A ``Gate.check(progress=...)`` callback printing one line per obligation start and end.
+
+    Uses rich for the terminal; callers pass it only when ``stream`` is a TTY.  Thread-safe:
+    with ``--jobs`` the gate reports from several threads.
+    """
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=stream, highlight=False, no_color=not colour, soft_wrap=True)
+    lock = threading.Lock()
+
+    def show(step: Progress) -> None:
+        ob, judgement = step.obligation, step.judgement
+        text = Text(f"[{step.index}/{step.total}] {ob.kind.value} {ob.target}: ")  # plain: names are not markup
+        if judgement is None:
+            text.append("checking ...")
+        else:
+            ev = judgement.evidence
+            text.append(ev.level.value, style="green" if judgement.ok else "red" if ev.level.failed else "yellow")
+            text.append(f" by {ev.verifier} ({ev.seconds:.1f} s)")
+        with lock:
+            console.print(text)
+
+    return show
 
 
 def _json(verdict: Verdict) -> str:
@@ -104,18 +269,56 @@ def _sarif(verdict: Verdict) -> str:
     results = []
     for outcome in verdict.failures:
         ev, ob = outcome.evidence, outcome.obligation
+        if not outcome.ran:
+            continue  # not a finding: --fail-fast stopped before it
         for v in ev.violations or ():
             results.append(_sarif_result(v.rule, v.message, v.path, v.line))
         if not ev.violations:
-            results.append(_sarif_result(f"{ob.kind.value}-{ev.level.value.lower()}", f"{ob.target}: {ev.detail}",
+            results.append(_sarif_result(_evidence_rule(ob.kind, ev.level), f"{ob.target}: {ev.detail}",
                                          ob.path, ob.line))
-    rules = [{"id": r.id, "shortDescription": {"text": r.summary}, "help": {"text": r.fix}} for r in RULES.values()]
+    rules = _sarif_rules({r["ruleId"] for r in results})
+    driver = {"name": "selfmod-sandbox", "version": _version(), "rules": rules}
     doc = {
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{"tool": {"driver": {"name": "selfmod-sandbox", "rules": rules}}, "results": results}],
+        "runs": [{"tool": {"driver": driver}, "results": results}],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _evidence_rule(kind: Kind, level: Level) -> str:
+    return f"{kind.value}-{level.value.lower()}"
+
+
+def _sarif_rules(used: set[str]) -> list[dict]:
+    """A rule for every id a result can carry: the policy rules, and each obligation kind at each
+    level (``kernel-refuted``, ``equivalent-unknown``, ...), plus any id a verifier invented."""
+    rules = [{"id": r.id, "shortDescription": {"text": r.summary}, "help": {"text": r.fix}} for r in RULES.values()]
+    for kind in Kind:
+        for level in Level:
+            rules.append({"id": _evidence_rule(kind, level),
+                          "shortDescription": {"text": f"a {kind.value} obligation reached {level.value}"},
+                          "help": {"text": _LEVEL_HELP[level]}})
+    known = {r["id"] for r in rules}
+    rules += [{"id": rule, "shortDescription": {"text": f"policy rule {rule}"},
+               "help": {"text": "see the result's message"}} for rule in sorted(used - known)]
+    return rules
+
+
+_LEVEL_HELP = {
+    Level.REFUTED: "a concrete counterexample was found; the result names it and the command that replays it",
+    Level.VIOLATION: "a policy rule broke; the result names the file, line and rule",
+    Level.UNKNOWN: "the verifiers could not decide; the result says why and how to make the code checkable",
+    Level.PASSED: "tested without a counterexample, but require = \"proven\" asks for a proof",
+    Level.PROVEN: "proved for every input in the stated domain",
+}
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("selfmod-sandbox")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def _sarif_result(rule: str, message: str, path: str, line: int | None) -> dict:
@@ -129,11 +332,12 @@ def _junit(verdict: Verdict) -> str:
     for o in verdict.outcomes:
         ob, ev = o.obligation, o.evidence
         name = quoteattr(f"{ob.kind.value} {ob.target}")
-        body = "" if o.ok else f"<failure message={quoteattr(ev.level.value)}>{_xml(ev.detail)}</failure>"
+        body = ("" if o.ok else f"<skipped message={quoteattr(ev.detail)}/>" if not o.ran
+                else f"<failure message={quoteattr(ev.level.value)}>{_xml(ev.detail)}</failure>")
         cases.append(f'  <testcase classname={quoteattr(ob.path)} name={name} time="{ev.seconds:.6f}">{body}</testcase>')
-    failures = len(verdict.failures)
+    failures = sum(1 for o in verdict.failures if o.ran)
     head = (f'<testsuite name="sandbox check" tests="{len(verdict.outcomes)}" failures="{failures}" '
-            f'time="{verdict.seconds:.6f}">')
+            f'skipped="{len(verdict.not_run)}" time="{verdict.seconds:.6f}">')
     return '<?xml version="1.0" encoding="utf-8"?>\n' + "\n".join([head, *cases, "</testsuite>"]) + "\n"
 
 
@@ -145,6 +349,8 @@ def _github(verdict: Verdict) -> str:
     lines = []
     for o in verdict.failures:
         ob, ev = o.obligation, o.evidence
+        if not o.ran:
+            continue
         for v in ev.violations:
             lines.append(f"::error file={v.path},line={v.line or 1},title={v.rule}::{_gh(v.message)}")
         if not ev.violations:

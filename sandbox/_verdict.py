@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,11 @@ from verifiers import Evidence, Level, Violation
 from sandbox._changes import ChangeSet
 from sandbox._patch import FileChange
 
-__all__ = ["Certificate", "Judgement", "Verdict", "sha256"]
+__all__ = ["Certificate", "Judgement", "NOT_RUN", "Progress", "Verdict", "approval_needed", "natural_key",
+           "sha256"]
+
+# The detail of an obligation that ``fail_fast`` left unchecked (an earlier one was rejected).
+NOT_RUN = "not run (--fail-fast): an earlier obligation was already rejected, so the check stopped"
 
 
 def sha256(data: bytes | None) -> str | None:
@@ -26,6 +31,10 @@ class Judgement:
     obligation: Obligation
     evidence: Evidence
     ok: bool
+    # What each verifier that answered UNKNOWN before the deciding one said ("smt: ..."): a
+    # PASSED from testing must not hide that the prover gave up, and why.
+    gave_up: tuple[str, ...] = ()
+    ran: bool = True
 
     def to_json(self) -> dict[str, Any]:
         ob, ev = self.obligation, self.evidence
@@ -33,10 +42,22 @@ class Judgement:
             "target": ob.target, "kind": ob.kind.value, "path": ob.path, "line": ob.line,
             "level": ev.level.value, "verifier": ev.verifier, "detail": ev.detail,
             "reason": ob.reason, "ok": self.ok, "seconds": round(ev.seconds, 6),
+            "ran": self.ran, "gave_up": list(self.gave_up),
         }
         if ev.counterexample is not None:
             out["counterexample"] = ev.counterexample.to_json()
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One step of a check, for a progress display: obligation ``index`` of ``total`` starts
+    (``judgement`` is None) or ends with its judgement.  Reported from the gate's threads."""
+
+    index: int
+    total: int
+    obligation: Obligation
+    judgement: Judgement | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +91,9 @@ class Verdict:
     seconds: float
     isolation: str = ""
     worker_deaths: tuple[str, ...] = ()
+    # Protected paths no allowance should be suggested for: the property files, the
+    # configuration and the ledger (waiving them would let a patch rewrite its own judge).
+    sealed: tuple[str, ...] = ()
 
     @property
     def violations(self) -> tuple[Violation, ...]:
@@ -84,6 +108,10 @@ class Verdict:
         """Every behavioural obligation reached PROVEN (policy checks only need to pass)."""
         return all(o.ok and (o.evidence.level is Level.PROVEN or not o.obligation.kind.behavioural)
                    for o in self.outcomes)
+
+    @property
+    def not_run(self) -> tuple[Judgement, ...]:
+        return tuple(o for o in self.outcomes if not o.ran)
 
     def summary(self) -> str:
         """The report a person reads: what changed, what was checked, why, what to do."""
@@ -104,7 +132,7 @@ class Verdict:
             "changes": [
                 {"target": c.target, "kind": c.kind.value, "change": c.change.value, "path": c.path,
                  "lines": list(c.lines) if c.lines else None, "because": list(c.because), "note": c.note}
-                for c in self.changes
+                for c in sorted(self.changes, key=lambda c: (natural_key(c.path), natural_key(c.target)))
             ],
             "files": [{"path": d.path, "status": d.status} for d in self.changes.files],
             "unchecked": [{"path": p, "why": why} for p, why in self.unchecked],
@@ -112,3 +140,20 @@ class Verdict:
             "violations": [v.to_json() for v in self.violations],
             "certificate": self.certificate.to_json(),
         }
+
+
+def approval_needed(mode: str, verdict: Verdict) -> str:
+    """Why ``[tool.sandbox] apply = mode`` reserves this accepted verdict for a person ("" if not)."""
+    if mode == "manual":
+        return "every change"
+    if mode == "proven" and not verdict.all_proven:
+        return "changes not proved in full"
+    return ""
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key under which ``f2`` comes before ``f10`` (digit runs compare as numbers)."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text) if part)
+
+
+_DIGITS = re.compile(r"(\d+)")

@@ -27,7 +27,7 @@ def test_demo_01_policy_gate():
     assert "sandbox check: ACCEPTED" in out
     assert "[subprocess]" in out and "os.system" in out
     assert "REFUTED" in out and "counterexample: train.clip(" in out and "limit=-" in out
-    assert "ledger intact: 2 entries" in out
+    assert "ledger unanchored: 2 entries" in out
     assert out.rstrip().endswith("subtly different refactor refuted with a counterexample.")
 
 

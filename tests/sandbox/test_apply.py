@@ -224,6 +224,7 @@ def test_exception_at_every_step_rolls_back(repo: Path, step: str) -> None:
     assert tree(repo) == before
     assert not pending(repo / ".sandbox")
     assert journal_dirs(repo) == []
+    assert not (repo / ".sandbox" / "lock").exists()
 
 
 def test_keyboard_interrupt_rolls_back_and_propagates(repo: Path) -> None:
@@ -236,6 +237,60 @@ def test_keyboard_interrupt_rolls_back_and_propagates(repo: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         apply_atomically(repo, three_writes(), state_dir=repo / ".sandbox", _hook=hook)
     assert tree(repo) == before
+    assert not (repo / ".sandbox" / "lock").exists()
+
+
+# ---------------------------------------------------------------------------------- the lock file
+
+
+def test_no_lock_file_is_left_after_success_or_refusal(repo: Path) -> None:
+    apply_atomically(repo, three_writes(), state_dir=repo / ".sandbox")
+    assert not (repo / ".sandbox" / "lock").exists()
+    with pytest.raises(StaleTreeError):
+        apply_atomically(repo, three_writes(), state_dir=repo / ".sandbox")
+    assert not (repo / ".sandbox" / "lock").exists()
+    assert recover(repo, repo / ".sandbox") is None
+    assert not (repo / ".sandbox" / "lock").exists()
+
+
+def test_recover_without_state_creates_nothing(repo: Path) -> None:
+    assert recover(repo, repo / ".sandbox") is None
+    assert not (repo / ".sandbox").exists()
+
+
+def test_a_lock_left_by_a_killed_apply_is_removed_by_the_next_command(repo: Path) -> None:
+    assert run_child(repo, "apply", "prepared", three_writes()) == KILLED
+    assert (repo / ".sandbox" / "lock").exists()  # a kill runs no clean-up
+    assert recover(repo, repo / ".sandbox") == "rolled forward"
+    assert not (repo / ".sandbox" / "lock").exists()
+
+
+def test_the_lock_still_excludes_while_its_file_comes_and_goes(tmp_path: Path) -> None:
+    # Each holder unlinks the file before releasing; a waiter that locked the unlinked file must
+    # notice and retry, or two holders would overlap.
+    import threading
+    import time
+
+    from sandbox._apply import _locked
+
+    inside, worst, guard = [0], [0], threading.Lock()
+
+    def work() -> None:
+        for _ in range(40):
+            with _locked(tmp_path):
+                with guard:
+                    inside[0] += 1
+                    worst[0] = max(worst[0], inside[0])
+                time.sleep(0.0005)
+                with guard:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert worst[0] == 1 and not (tmp_path / "lock").exists()
 
 
 # ---------------------------------------------------------------------------------- kills

@@ -139,7 +139,7 @@ def test_apply_then_log_then_tamper(repo, tmp_path):
     code, out, _ = run("log", "--repo", str(repo))
     assert code == 0 and "verdict" in out and "apply" in out
     code, out, _ = run("log", "--verify", "--repo", str(repo))
-    assert code == 0 and out.startswith("ledger intact: 2 entries")
+    assert code == 0 and out.startswith("ledger unanchored: 2 entries")  # not a git repository: no anchor
     ledger = repo / ".sandbox" / "ledger.jsonl"
     ledger.write_text(ledger.read_text().replace('"accepted":true', '"accepted":false', 1))
     code, out, _ = run("log", "--verify", "--repo", str(repo))
@@ -202,7 +202,7 @@ def test_log_and_recover_work_even_when_the_property_file_is_broken(repo, tmp_pa
     assert run("apply", patch_file(tmp_path, RETUNE), "--repo", str(repo))[0] == 0
     (repo / "sandbox_properties.py").write_text("raise RuntimeError('broken')\n")
     code, out, _ = run("log", "--verify", "--repo", str(repo))
-    assert code == 0 and "ledger intact" in out
+    assert code == 0 and "ledger unanchored: 2 entries" in out
     code, out, _ = run("recover", "--repo", str(repo))
     assert (code, out) == (0, "nothing to recover\n")
     code, _, err = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, RETUNE))
@@ -213,7 +213,8 @@ def test_log_of_a_repository_with_no_ledger(repo):
     code, out, _ = run("log", "--repo", str(repo))
     assert code == 0 and "empty" in out
     code, out, _ = run("log", "--verify", "--repo", str(repo))
-    assert code == 0 and out.startswith("ledger intact: 0 entries")
+    assert code == 0 and out.startswith("ledger unanchored: 0 entries")  # never "intact": nothing vouches for it
+    assert "cannot be told" in out
     assert not (repo / ".sandbox").exists()
 
 
@@ -233,3 +234,58 @@ def test_base_head_runs_code_against_the_whole_tree_at_each_revision(make_repo):
     outcome = next(o for o in json.loads(out)["obligations"] if o["target"] == "train.clip")
     assert code == 1 and outcome["level"] == "REFUTED", outcome
     assert "returned" in outcome["counterexample"]["old"]  # the old side ran, with its helper
+
+
+# ---------------------------------------------------------------------------------- apply: approval, --patch, lock
+
+MANUAL = '[tool.sandbox]\napply = "manual"\n'
+
+
+def no_lock(root: Path) -> bool:
+    return not (root / ".sandbox" / "lock").exists()
+
+
+def test_apply_waiting_for_approval_exits_4_writes_nothing_and_leaves_no_lock(repo, tmp_path):
+    (repo / "pyproject.toml").write_text(MANUAL)
+    before = (repo / "train.py").read_text()
+    code, out, err = run("apply", "--patch", patch_file(tmp_path, RETUNE), "--repo", str(repo))
+    assert code == 4, out + err
+    assert "not applied" in out and "reserves every change for a person" in out and "--approve" in out
+    assert (repo / "train.py").read_text() == before and no_lock(repo)
+    _, log, _ = run("log", "--repo", str(repo))
+    assert "awaiting approval, not applied" in log
+    code, out, _ = run("apply", "--patch", patch_file(tmp_path, RETUNE), "--repo", str(repo), "--format", "json")
+    assert code == 4 and json.loads(out)["accepted"] is True  # stdout stays one JSON object
+    code, out, err = run("check", "--repo", str(repo), "--patch", patch_file(tmp_path, RETUNE), "--apply")
+    assert code == 4 and (repo / "train.py").read_text() == before
+    # The look-alike: a person approves, and it is applied.
+    code, out, err = run("apply", "--patch", patch_file(tmp_path, RETUNE), "--repo", str(repo), "--approve")
+    assert code == 0 and "LR = 6e-4" in (repo / "train.py").read_text() and no_lock(repo)
+
+
+def test_apply_takes_the_patch_positionally_or_with_patch_but_not_both(repo, tmp_path):
+    diff = patch_file(tmp_path, RETUNE)
+    code, _, err = run("apply", diff, "--patch", diff, "--repo", str(repo))
+    assert code == 2 and "name the patch once" in err
+    code, _, err = run("apply", "--repo", str(repo))
+    assert code == 2 and "name the patch once" in err
+    code, out, err = run("apply", "--patch", diff, "--repo", str(repo))
+    assert code == 0 and "applied 1 file(s)" in out, out + err
+
+
+def test_no_command_leaves_a_lock_behind(repo, tmp_path, monkeypatch):
+    diff = patch_file(tmp_path, RETUNE)
+    assert run("apply", patch_file(tmp_path, HOSTILE, "hostile.diff"), "--repo", str(repo))[0] == 1 and no_lock(repo)
+    assert run("apply", diff, "--repo", str(repo))[0] == 0 and no_lock(repo)
+    assert run("apply", diff, "--repo", str(repo))[0] == 2 and no_lock(repo)  # stale: already applied
+    assert run("recover", "--repo", str(repo))[0] == 0 and no_lock(repo)
+    assert run("log", "--verify", "--repo", str(repo))[0] == 0 and no_lock(repo)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("sandbox._apply._execute", explode)
+    (repo / "train.py").write_text(TRAIN.lstrip("\n"))
+    code, _, err = run("apply", diff, "--repo", str(repo))
+    assert code == 2 and "disk on fire" in err and no_lock(repo)
+    assert "LR = 3e-4" in (repo / "train.py").read_text()

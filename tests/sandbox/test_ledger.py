@@ -295,3 +295,10 @@ def test_any_single_tampering_is_detected(data: st.DataObject, recs: list[tuple[
         how = data.draw(tampering(len(appended)))
         rewrite(ledger, tamper(lines(ledger), how))
         assert not ledger.verify().ok, how
+
+
+def test_tip_is_the_count_and_the_last_hash(tmp_path):
+    ledger = Ledger(tmp_path / "l")
+    assert ledger.tip() == (0, "0" * 64)
+    entries = [ledger.append("verdict", {"n": n}) for n in range(3)]
+    assert ledger.tip() == (3, entries[-1].hash) == (ledger.verify().count, ledger.head)

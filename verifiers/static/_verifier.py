@@ -53,8 +53,11 @@ def _protected(obligation: Obligation, context: Context) -> Evidence:
     if allowed:
         return Evidence(Level.PASSED, _NAME, f"{path} is protected, but the policy allows changing it "
                         f"(protected-path allowed by {allowed!r})")
-    pattern = context.policy.protected_by(path) or "the planner's protected list"
-    message = f"{path} is protected by {pattern!r}; the patch may not change it"
+    pattern = context.policy.protected_by(path)
+    if pattern is None:  # the planner's own finding (a changed [tool.sandbox] table)
+        message, pattern = f"{obligation.reason}; the patch may not change it", path
+    else:
+        message = f"{path} is protected (it matches the pattern {pattern!r}); the patch may not change it"
     return Evidence(Level.VIOLATION, _NAME, message,
                     violations=(_violation("protected-path", path, obligation.line, message, pattern),))
 
