@@ -159,6 +159,7 @@ def test_invariant_passes_under_pre_and_fails_without_it():
     assert "the invariant holds" in ok.detail
     bad = check(LR, LR, "train.lr", kind=Kind.INVARIANT, spec=Invariant("train.lr", post=post))
     assert refuted_call(bad) == "train.lr(step=-1)"
+    assert bad.counterexample.old == "returned -6e-07"  # what the old version did there, shown too
 
 
 def test_invariant_counts_a_new_exception_as_a_violation_unless_old_raised_the_same():

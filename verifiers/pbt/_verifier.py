@@ -155,7 +155,11 @@ class _Judge:
                 holds, why = bool(self.spec.post(*self._all_args(values), new.value)), "post is false"  # type: ignore[union-attr]
             except Exception as error:  # noqa: BLE001 - an output post cannot judge does not satisfy it
                 holds, why = False, f"post raised {type(error).__name__}: {error}"
-            return None if holds else Finding(values, f"the invariant does not hold ({why})", None, _show_outcome(new))
+            if holds:
+                return None
+            # What the old version did on the same input, for the reader (it does not decide anything).
+            before = _show_outcome(self.call("old", values)) if self.obligation.old_source is not None else None
+            return Finding(values, f"the invariant does not hold ({why})", before, _show_outcome(new))
         if self.obligation.old_source is None:
             return Finding(values, "the new version raised", None, _show_outcome(new), fatal=new.kind is OutcomeKind.DIED,
                            level=Level.UNKNOWN if new.kind is OutcomeKind.DIED else None)
