@@ -140,13 +140,21 @@ class Outcome:
     (``timeout``, ``cpu``, ``memory``, ``audit``, ``mutation`` (it replaced attributes of a
     shared module such as ``math`` or ``builtins``), ``signal``, ``exit``, ``protocol``,
     ``startup``) and
-    ``message`` says what happened.  A death is never a pass.
+    ``message`` says what happened.  A death is never a pass.  ``timeout`` means the call itself
+    ran past the per-call wall-clock limit (starting the worker and importing the modules the
+    call needs happen before that clock starts); ``startup`` means the worker could not be made
+    ready -- it did not start, or an import or start-up call outlived its generous wall limit
+    twice while using little CPU (a loaded machine), or a start-up call died -- which says
+    nothing about the code under test, so a verifier never refutes on it.
 
     Calls that returned or raised carry what the call itself cost in the worker, as data the
     trusted side judges: ``cpu_seconds`` (CPU, not wall time), ``peak_mb`` (growth of the peak
     resident memory; exact when ``exact_peak``, else a lower bound), ``threads_left`` (threads
     alive after the call beyond those before) and ``first_call`` (the worker's first call, which
-    pays its warm-up).  ``None`` where the worker could not measure it.
+    pays its warm-up).  ``None`` where the worker could not measure it.  A ``DIED`` outcome
+    carries ``cpu_seconds`` too where the trusted side could read it: the CPU the worker's
+    process group burned in the request before it was stopped, which tells a busy loop (CPU
+    near the wall-clock limit) from a process that waited or was starved (little CPU).
     """
 
     kind: OutcomeKind
@@ -172,6 +180,23 @@ class Executor(Protocol):
     (see ``verifiers._values``) that the worker builds; ``receiver``, when given, is
     constructed first and ``target``'s last component is looked up on it.  ``call`` may be
     used from several threads: calls on one side run one at a time, the two sides in parallel.
+    The per-call wall-clock limit covers the call alone, never the worker's start-up or the
+    imports of the modules the call names (see ``Outcome`` for ``timeout`` and ``startup``).
+
+    Optional method (not part of the protocol, so test doubles need not have it; callers use
+    ``getattr(executor, "warm", None)`` and fall back to ``call``)::
+
+        def warm(self, side: str, target: str, args: tuple[Any, ...],
+                 kwargs: Mapping[str, Any]) -> Outcome: ...
+
+    ``warm`` runs a start-up function -- one that imports heavy frameworks in its body, such as
+    ``verifiers.numeric._harness:prepare`` -- judged as start-up rather than as the code under
+    test: it may burn the per-call limit in CPU seconds, the wall clock stops it only at a
+    multiple of that, a wall-clock death is retried once in a fresh worker, and any death
+    (except ``audit`` and ``mutation``, which are the code's conduct) comes back as ``startup``
+    with the figures.  A returned or raised ``warm`` is the same data ``call`` gives.  A start-up
+    call that returned is repeated, under the same rules, by every worker the side starts later
+    (after a death), before that worker's first call -- so it must be safe to repeat.
     """
 
     @property

@@ -19,7 +19,7 @@ from typing import Any
 
 from properties import module_name
 from sandbox._errors import GateError
-from sandbox._workers import _isolation, _protocol, _tree
+from sandbox._workers import _isolation, _protocol, _startup, _tree
 from verifiers._contract import Outcome, OutcomeKind
 from verifiers._values import DecodeError, decode, encode
 from verifiers.importable import ImportMeasurement
@@ -38,6 +38,8 @@ TAIL_BYTES = 2000
 REASONS = frozenset({"memory", "audit", "mutation", "protocol"})
 # Deaths of a module's import that a later call into the module would only repeat.
 _IMPORT_DEATHS = frozenset({"timeout", "cpu", "memory", "exit", "signal", "audit", "mutation"})
+# Deaths that are what the code did, not how long it took: never turned into ``startup``.
+_CONDUCT = frozenset({"audit", "mutation"})
 
 
 class IsolationError(GateError):
@@ -50,9 +52,12 @@ def isolation_layers() -> tuple[str, ...]:
 
 
 class _Died(Exception):
-    def __init__(self, reason: str, detail: str, cpu: float | None = None) -> None:
+    """A worker that did not answer: ``cpu`` is what it burned in the request (``None``: unknown),
+    ``wall`` the wall-clock seconds after which the wall clock (not the CPU budget) stopped it."""
+
+    def __init__(self, reason: str, detail: str, cpu: float | None = None, wall: float | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail, self.cpu = reason, detail, cpu
+        self.reason, self.detail, self.cpu, self.wall = reason, detail, cpu, wall
 
 
 class _Worker:
@@ -62,6 +67,11 @@ class _Worker:
         self.proc, self.req, self.reader = proc, req, _protocol.FrameReader(resp)
         self.out, self.err = out, err
         self.seq, self.cpu, self.facts = 0, 0.0, {}
+        # Modules this process has imported (so a call into them starts its clock at once), the
+        # start-up calls (``warm``) it has made, and whether it has repeated the side's start-up.
+        self.modules: set[str] = set()
+        self.warmed: set[str] = set()
+        self.started = False
 
     def kill(self) -> None:
         try:
@@ -116,9 +126,20 @@ class IsolatedExecutor:
         # from short-lived threads (the gate's pool, a verifier's own).
         self._spawner: ThreadPoolExecutor | None = None
         # Touched modules each side imports, measured, before it serves any call (see measure_import).
-        self._pending = {"new": _touched_modules(self._after, self._before, own=True),
+        self._touched = {"new": _touched_modules(self._after, self._before, own=True),
                          "old": _touched_modules(self._before, self._after, own=False)}
+        self._pending = {side: list(modules) for side, modules in self._touched.items()}
         self._imports: dict[str, dict[str, ImportMeasurement]] = {side: {} for side in SIDES}
+        # Modules an import of which the wall clock stopped (a start-up matter), each mapped to the
+        # stops since it last imported (two end the tries); and deaths of imports made for calls,
+        # which later calls would only repeat.
+        self._slow: dict[str, dict[str, int]] = {side: {} for side in SIDES}
+        self._import_failures: dict[str, dict[str, Outcome]] = {side: {} for side in SIDES}
+        self._remeasured: dict[str, set[str]] = {side: set() for side in SIDES}
+        # What every fresh worker repeats before its first call (see ``_start_up``): the side's
+        # start-up calls by key, and the steps dropped from that because they failed.
+        self._warmups: dict[str, dict[str, dict[str, Any]]] = {side: {} for side in SIDES}
+        self._dropped: dict[str, dict[str, int]] = {side: {} for side in SIDES}
 
     # -- public surface -------------------------------------------------------------------
 
@@ -132,22 +153,68 @@ class IsolatedExecutor:
 
     def call(self, side: str, target: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], *,
              receiver: Any = None) -> Outcome:
-        """Run ``target`` on ``side`` with the given inputs; never raises for anything the worker does."""
+        """Run ``target`` on ``side`` with the given inputs; never raises for anything the worker does.
+
+        The wall clock (``timeout``) covers the call alone: the worker is started and the modules
+        the call needs (see ``_startup.call_modules``) are imported first, each under a CPU budget
+        of ``timeout`` seconds with ``_IMPORT_WALL`` times that of wall clock.  An import the wall
+        clock stops (it waited: for the CPU on a loaded machine, or on a sleep) is retried once in
+        a fresh worker and is then a ``startup`` death, never a ``timeout``; an import over its CPU
+        budget, or that dies otherwise, is a death with its own reason, as the call's would be.
+        """
+        request, modules = self._request(side, target, args, kwargs, receiver)
+        with self._side_locks[side]:
+            try:
+                worker, early = self._imported(side, modules)
+                if early is not None:
+                    return early
+            except _Died as death:
+                return self._died(side, death, 0.0)
+            started = time.monotonic()
+            try:
+                return self._exchange(side, worker, request, started)
+            except _Died as death:
+                return self._died(side, death, time.monotonic() - started)
+
+    def warm(self, side: str, target: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Outcome:
+        """Run a start-up function (one that imports heavy frameworks in its body) on ``side``.
+
+        Like ``call``, but judged as start-up: it may burn ``timeout`` CPU seconds, the wall
+        clock stops it only at ``_IMPORT_WALL`` times that, a wall-clock death is retried once
+        in a fresh worker, and a death is reported with reason ``startup`` and its figures --
+        except ``audit`` and ``mutation``, which are what the code did, not how long it took.
+        Optional in ``verifiers.Executor``: callers use ``getattr(executor, "warm", None)``.
+        """
+        request, modules = self._request(side, target, args, kwargs, None)
+        with self._side_locks[side]:
+            retried = False
+            while True:
+                try:
+                    worker, early = self._imported(side, modules)
+                    if early is not None:
+                        return self._startup_of(side, early)
+                    started = time.monotonic()
+                    answer = self._send(side, worker, dict(request), started, cpu_budget=self._timeout)
+                    outcome = self._outcome(side, worker, answer, time.monotonic() - started)
+                    if outcome.kind is OutcomeKind.RETURNED:
+                        key = _warm_key(request)
+                        self._warmups[side].setdefault(key, request)
+                        worker.warmed.add(key)
+                    return outcome
+                except _Died as death:
+                    if death.wall is not None and not retried:
+                        retried = True
+                        continue
+                    return self._warm_death(side, target, death)
+
+    def _request(self, side: str, target: str, args: tuple[Any, ...], kwargs: Mapping[str, Any],
+                 receiver: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
         if side not in SIDES:
             raise ValueError(f"side must be 'old' or 'new', not {side!r}")
         request = {"op": "call", "target": target, "args": encode(tuple(args)).decode(),
                    "kwargs": encode(dict(kwargs)).decode(),
                    "receiver": None if receiver is None else encode(receiver).decode()}
-        with self._side_locks[side]:
-            started = time.monotonic()
-            try:
-                failed = self._failed_import(side, target.partition(":")[0])
-                if failed is not None:
-                    return failed
-                worker = self._worker(side)
-                return self._exchange(side, worker, request, started)
-            except _Died as death:
-                return self._died(side, death, time.monotonic() - started)
+        return request, _startup.call_modules(target, tuple(args), kwargs, receiver)
 
     def measure_import(self, side: str, module: str) -> ImportMeasurement:
         """Import ``module`` on ``side`` and report what the import itself cost; never raises.
@@ -171,9 +238,21 @@ class IsolatedExecutor:
             except _Died as death:
                 return self._import_death(death, None)
             found = self._imports[side].get(module)
-            if found is None or found.already:
+            if found is None or found.already or self._stopped_once(side, module, found):
                 found = self._imports[side][module] = self._fresh_import(side, module)
             return found
+
+    def _stopped_once(self, side: str, module: str, found: ImportMeasurement) -> bool:
+        """Whether ``module``'s measurement died at the wall clock, under its CPU budget, and was not retried.
+
+        A start-up matter (a loaded machine): it gets one more measurement, in a worker of its own.
+        """
+        if found.kind is not OutcomeKind.DIED or self._slow[side].get(module, 2) >= 2:
+            return False
+        if module in self._remeasured[side]:
+            return False
+        self._remeasured[side].add(module)
+        return True
 
     def close(self) -> None:
         """Kill every worker and delete the temporary trees."""
@@ -216,7 +295,7 @@ class IsolatedExecutor:
         except OSError as error:
             raise self._reap(side, worker, "protocol", f"could not send the call: {error}") from None
         if cpu_budget is None:
-            answer = self._receive(side, worker, started + self._timeout, started)
+            answer = self._receive(side, worker, started + self._timeout, started, self._timeout)
         else:
             answer = self._receive_within_cpu(side, worker, started, cpu_budget)
         if answer.get("seq") != request["seq"] or answer.get("token") != request["token"]:
@@ -228,18 +307,25 @@ class IsolatedExecutor:
             worker.cpu = float(answer["cpu"])
         return answer
 
-    def _receive(self, side: str, worker: _Worker, deadline: float, started: float) -> dict[str, Any]:
+    def _receive(self, side: str, worker: _Worker, deadline: float, started: float, limit: float) -> dict[str, Any]:
         try:
             return worker.reader.read(deadline)
         except _protocol.FrameTimeout:
-            # What the worker burned in this call tells a busy loop from a wait (or a loaded machine).
-            total = _group_cpu(worker.proc.pid)
-            used = None if total is None else max(0.0, total - worker.cpu)
+            # What the worker burned in this call tells a busy loop from a wait (or a loaded machine);
+            # it reaches the Outcome as ``cpu_seconds``.
+            used = self._burned(worker)
             spent = "" if used is None else f" after {used:.1f} s of CPU in this call"
-            raise self._reap(side, worker, "timeout", f"no answer within {self._timeout:g} s wall clock{spent}; "
-                             "the worker's process group was killed", cpu=used) from None
+            raise self._reap(side, worker, "timeout", f"no answer within {limit:g} s wall clock{spent}; "
+                             "the worker's process group was killed", cpu=used,
+                             wall=time.monotonic() - started) from None
         except _protocol.ProtocolError as error:
             return self._raise_exit(side, worker, str(error), time.monotonic() - started)
+
+    @staticmethod
+    def _burned(worker: _Worker) -> float | None:
+        """CPU seconds the worker's process group used since its last answer; ``None`` if unreadable."""
+        total = _group_cpu(worker.proc.pid)
+        return None if total is None else max(0.0, total - worker.cpu)
 
     def _receive_within_cpu(self, side: str, worker: _Worker, started: float, budget: float) -> dict[str, Any]:
         wall = started + _IMPORT_WALL * self._timeout
@@ -249,9 +335,9 @@ class IsolatedExecutor:
                 return worker.reader.read(min(wall, now + _CPU_POLL))
             except _protocol.FrameTimeout:
                 if time.monotonic() >= wall:
-                    return self._receive(side, worker, wall, started)  # reaps with the CPU it burned
-                total = _group_cpu(worker.proc.pid)
-                used = None if total is None else max(0.0, total - worker.cpu)
+                    # Reaps with the CPU it burned, marked as stopped by the wall clock.
+                    return self._receive(side, worker, wall, started, _IMPORT_WALL * self._timeout)
+                used = self._burned(worker)
                 if used is not None and used > budget:
                     raise self._reap(side, worker, "timeout", f"still importing after {used:.1f} s of CPU, over the "
                                      f"{budget:g} s budget (call_timeout); the worker's process group was killed",
@@ -285,16 +371,38 @@ class IsolatedExecutor:
         raise self._reap(side, worker, "protocol", f"unexpected answer kind {kind!r}")
 
     def _died(self, side: str, death: _Died, seconds: float) -> Outcome:
-        return Outcome(OutcomeKind.DIED, error_type=death.reason, message=death.detail, seconds=seconds)
+        return Outcome(OutcomeKind.DIED, error_type=death.reason, message=death.detail, seconds=seconds,
+                       cpu_seconds=death.cpu)
 
-    def _reap(self, side: str, worker: _Worker, reason: str, detail: str, cpu: float | None = None) -> _Died:
+    def _warm_death(self, side: str, target: str, death: _Died) -> Outcome:
+        """A death of a start-up call as a ``startup`` death with its figures (audit and mutation stay)."""
+        if death.reason in _CONDUCT:
+            return self._died(side, death, 0.0)
+        if death.wall is not None:
+            text = _startup.loaded_text(side, f"its start-up call {target}", death.wall, death.cpu,
+                                        limit=_IMPORT_WALL * self._timeout, budget=self._timeout)
+        else:
+            text = _startup.died_text(side, f"its start-up call {target}", death.reason, death.detail, death.cpu,
+                                      budget=self._timeout)
+        return Outcome(OutcomeKind.DIED, error_type="startup", message=text, cpu_seconds=death.cpu)
+
+    def _startup_of(self, side: str, outcome: Outcome) -> Outcome:
+        """A call-ending import outcome before a start-up call, its deaths as ``startup`` (audit and mutation stay)."""
+        if outcome.kind is not OutcomeKind.DIED or outcome.error_type in _CONDUCT or outcome.error_type == "startup":
+            return outcome
+        return Outcome(OutcomeKind.DIED, error_type="startup", cpu_seconds=outcome.cpu_seconds,
+                       message=_startup.died_text(side, "an import before its start-up call", outcome.error_type,
+                                                  outcome.message, outcome.cpu_seconds, budget=self._timeout))
+
+    def _reap(self, side: str, worker: _Worker, reason: str, detail: str, cpu: float | None = None,
+              wall: float | None = None) -> _Died:
         worker.kill()
         if self._workers.get(side) is worker:
             del self._workers[side]
         tail = _tail(worker.err)
         if reason in ("startup", "exit", "signal", "protocol") and tail:
             detail += f"; stderr: ...{tail}"
-        death = _Died(reason, detail, cpu)
+        death = _Died(reason, detail, cpu, wall)
         self._last_death[side] = death
         self._deaths.append(f"{side}: {reason}: {detail}")
         return death
@@ -314,17 +422,91 @@ class IsolatedExecutor:
             found = self._imports[side][module] = self._import_one(side, worker, module)
             if found.kind is OutcomeKind.DIED:
                 return False
+            if found.kind is OutcomeKind.RETURNED:
+                worker.modules.add(module)
         return True
 
-    def _failed_import(self, side: str, module: str) -> Outcome | None:
-        """The death of ``module``'s measured import, if it died: calling into it would only die again."""
-        while self._pending[side]:
-            self._preflight(side, self._live(side))
+    # -- imports before a call ----------------------------------------------------------------
+
+    def _imported(self, side: str, modules: tuple[str, ...]) -> tuple[_Worker, Outcome | None]:
+        """A live worker that has imported ``modules``, or the outcome that ends the call before it starts.
+
+        Each import the wall clock stops gets a second try in a fresh worker (the first may have
+        been the measured import of a touched module); a second stop is a ``startup`` death.
+        """
+        while True:
+            worker = self._worker(side)
+            missing = [module for module in modules if module not in worker.modules]
+            if not missing:
+                return worker, None
+            module = missing[0]
+            known = self._known_failure(side, module)
+            if known is not None:
+                return worker, known
+            result = self._import_for_call(side, worker, module)
+            if result is None:
+                continue
+            if isinstance(result, Outcome):
+                return worker, result
+            if result.wall is not None and self._slow[side][module] < 2:
+                continue  # the death took the worker; the next turn starts a fresh one
+            return worker, self._import_failed(side, module, result)
+
+    def _known_failure(self, side: str, module: str) -> Outcome | None:
+        """How importing ``module`` already died on this side, if it did: calling into it would only die again."""
+        if module in self._import_failures[side]:
+            return self._import_failures[side][module]
         found = self._imports[side].get(module)
-        if found is None or found.kind is not OutcomeKind.DIED or found.error_type not in _IMPORT_DEATHS:
+        if found is not None and found.kind is OutcomeKind.DIED and self._slow[side].get(module, 0) >= 2:
+            # Its measured import and the retry of that measurement were both stopped by the wall clock.
+            stopped = _Died(found.error_type, found.message, found.cpu_seconds, _IMPORT_WALL * self._timeout)
+            return self._import_failed(side, module, stopped)
+        if (found is None or found.kind is not OutcomeKind.DIED or found.error_type not in _IMPORT_DEATHS
+                or module in self._slow[side]):
             return None
-        return Outcome(OutcomeKind.DIED, error_type=found.error_type,
+        return Outcome(OutcomeKind.DIED, error_type=found.error_type, cpu_seconds=found.cpu_seconds,
                        message=f"importing {module} already died in this worker ({found.message})")
+
+    def _import_for_call(self, side: str, worker: _Worker, module: str) -> Outcome | _Died | None:
+        """Import ``module`` for a call: ``None`` when it imported, a ``RAISED`` outcome, or the death."""
+        started = time.monotonic()
+        try:
+            answer = self._import_answer(side, worker, module, started)
+        except _Died as death:
+            if death.wall is not None:
+                self._slow[side][module] = self._slow[side].get(module, 0) + 1
+            return death
+        if answer["kind"] == "raised":
+            # What the call would have answered: its first step is this import.
+            return Outcome(OutcomeKind.RAISED, error_type=str(answer.get("error_type", ""))[:300],
+                           message=str(answer.get("message", ""))[:500], seconds=time.monotonic() - started)
+        worker.modules.add(module)
+        if module in self._slow[side]:
+            self._slow[side][module] = 0
+        return None
+
+    def _import_failed(self, side: str, module: str, death: _Died) -> Outcome:
+        """The outcome of a call whose module's import died; remembered when a later call would repeat it."""
+        if death.wall is not None:
+            text = _startup.loaded_text(side, f"importing {module}", death.wall, death.cpu,
+                                        limit=_IMPORT_WALL * self._timeout, budget=self._timeout)
+            outcome = Outcome(OutcomeKind.DIED, error_type="startup", message=text, cpu_seconds=death.cpu)
+        else:
+            outcome = Outcome(OutcomeKind.DIED, error_type=death.reason, cpu_seconds=death.cpu,
+                              message=f"importing {module} (before the call) died: {death.detail}")
+        if outcome.error_type in _IMPORT_DEATHS or outcome.error_type == "startup":
+            self._import_failures[side][module] = outcome
+        return outcome
+
+    def _import_answer(self, side: str, worker: _Worker, module: str, started: float) -> dict[str, Any]:
+        """The worker's ``imported`` or ``raised`` answer to importing ``module``; ``_Died`` otherwise."""
+        answer = self._send(side, worker, {"op": "import", "module": module}, started, cpu_budget=self._timeout)
+        kind = answer.get("kind")
+        if kind == "died" and answer.get("reason") in REASONS:
+            raise self._reap(side, worker, answer["reason"], str(answer.get("message", ""))[:500])
+        if kind not in ("imported", "raised"):
+            raise self._reap(side, worker, "protocol", f"unexpected answer kind {kind!r}")
+        return answer
 
     def _fresh_import(self, side: str, module: str) -> ImportMeasurement:
         try:
@@ -339,14 +521,14 @@ class IsolatedExecutor:
     def _import_one(self, side: str, worker: _Worker, module: str) -> ImportMeasurement:
         started, cpu_before = time.monotonic(), worker.cpu
         try:
-            answer = self._send(side, worker, {"op": "import", "module": module}, started, cpu_budget=self._timeout)
-            kind = answer.get("kind")
-            if kind == "died" and answer.get("reason") in REASONS:
-                raise self._reap(side, worker, answer["reason"], str(answer.get("message", ""))[:500])
-            if kind not in ("imported", "raised"):
-                raise self._reap(side, worker, "protocol", f"unexpected answer kind {kind!r}")
+            answer = self._import_answer(side, worker, module, started)
+            kind = answer["kind"]
         except _Died as death:
+            if death.wall is not None:
+                self._slow[side][module] = self._slow[side].get(module, 0) + 1
             return self._import_death(death, cpu_before)
+        if module in self._slow[side]:
+            self._slow[side][module] = 0
         figures = {k: answer.get(k) for k in ("import_cpu", "peak_kb", "wall")}
         if not all(isinstance(v, (int, float)) and v >= 0 for v in figures.values()):
             self._reap(side, worker, "protocol", f"malformed import figures {str(figures)[:200]}")
@@ -369,11 +551,73 @@ class IsolatedExecutor:
     # -- starting workers ---------------------------------------------------------------------
 
     def _worker(self, side: str) -> _Worker:
-        """A live worker for a call, which has imported (and measured) the side's touched modules."""
+        """A live, started-up worker for a call (see ``_start_up``).
+
+        Raises the ``_Died`` of an audit or mutation in a repeated start-up step: that is what
+        the code does, and the call that needed the step is where it shows.
+        """
         while True:
             worker = self._live(side)
-            if self._preflight(side, worker):
+            if not self._preflight(side, worker):
+                continue
+            death = self._start_up(side, worker)
+            if death is None:
                 return worker
+            if death.reason in _CONDUCT:
+                raise death
+
+    def _start_up(self, side: str, worker: _Worker) -> _Died | None:
+        """Make a fresh worker what the side's first one was before its calls; the death if it died.
+
+        The side's first worker imports (and measures) the touched modules before serving a call,
+        and makes the start-up calls ``warm`` is given.  A worker started later -- after a death,
+        or retired for the CPU it had used -- repeats those imports and calls, under the same
+        start-up rules, so that its first call does not pay a framework's import on the call's
+        clock (a torch import on a loaded machine is not the kernel being slow).  Best effort:
+        a step that fails is dropped (one that the wall clock stopped, after a second stop), and
+        the call that needs it meets the failure itself, under the rules for its own imports.
+        """
+        if worker.started:
+            return None
+        measured = self._imports[side]
+        for module in self._touched[side]:
+            found = measured.get(module)
+            if (module in worker.modules or module in self._pending[side] or self._dropped_step(side, module)
+                    or found is None or found.kind is not OutcomeKind.RETURNED):
+                continue
+            kind = self._replay(side, worker, module, {"op": "import", "module": module})
+            if isinstance(kind, _Died):
+                return kind
+            if kind == "imported":
+                worker.modules.add(module)
+        for key, request in list(self._warmups[side].items()):
+            if key in worker.warmed or self._dropped_step(side, key):
+                continue
+            kind = self._replay(side, worker, key, dict(request))
+            if isinstance(kind, _Died):
+                return kind
+            if kind == "returned":
+                worker.warmed.add(key)
+        worker.started = True
+        return None
+
+    def _dropped_step(self, side: str, step: str) -> bool:
+        return self._dropped[side].get(step, 0) >= 2
+
+    def _replay(self, side: str, worker: _Worker, step: str, request: dict[str, Any]) -> str | _Died:
+        """One start-up step in ``worker``: the answer's kind, or the death if the worker died of it."""
+        try:
+            answer = self._send(side, worker, request, time.monotonic(), cpu_budget=self._timeout)
+            kind = str(answer.get("kind"))
+            if kind == "died":
+                raise self._reap(side, worker, str(answer.get("reason")) if answer.get("reason") in REASONS
+                                 else "protocol", str(answer.get("message", ""))[:500])
+        except _Died as death:
+            self._dropped[side][step] = self._dropped[side].get(step, 0) + (1 if death.wall is not None else 2)
+            return death
+        if kind not in ("imported", "returned"):
+            self._dropped[side][step] = 2  # it raised: repeating it would only raise again
+        return kind
 
     def _live(self, side: str) -> _Worker:
         worker = self._workers.get(side)
@@ -392,11 +636,24 @@ class IsolatedExecutor:
         return worker
 
     def _spawn(self, side: str) -> _Worker:
+        """A started worker; a start the wall clock stopped (a loaded machine) is tried once more."""
         with self._setup_lock:
             if self._spawner is None:
                 self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="selfmod-spawner")
             spawner = self._spawner
-        return spawner.submit(self._start, side).result()
+        try:
+            return spawner.submit(self._start, side).result()
+        except _Died as death:
+            if death.wall is None:
+                raise
+            first = death
+        try:
+            return spawner.submit(self._start, side).result()
+        except _Died as death:
+            if death.wall is None:
+                raise
+            raise self._record(side, "startup", _startup.retried_start_text(side, first.detail, death.detail),
+                               cpu=death.cpu) from None
 
     def _start(self, side: str) -> _Worker:
         work = self._prepare(side)
@@ -430,10 +687,16 @@ class IsolatedExecutor:
         return worker
 
     def _handshake(self, side: str, worker: _Worker) -> None:
+        limit = max(STARTUP_SECONDS, self._timeout)
         try:
-            ready = worker.reader.read(time.monotonic() + max(STARTUP_SECONDS, self._timeout))
-        except (_protocol.FrameTimeout, _protocol.ProtocolError) as error:
-            raise self._reap(side, worker, "startup", f"the worker never became ready ({error or 'timeout'})") from None
+            ready = worker.reader.read(time.monotonic() + limit)
+        except _protocol.FrameTimeout:
+            used = self._burned(worker)
+            cpu = "an unknown amount of" if used is None else f"{used:.1f} s"
+            raise self._reap(side, worker, "startup", f"it was not ready after {limit:g} s wall / {cpu} CPU "
+                             "(machine loaded?)", cpu=used, wall=limit) from None
+        except _protocol.ProtocolError as error:
+            raise self._reap(side, worker, "startup", f"the worker never became ready ({error})") from None
         if ready.get("kind") != "ready" or ready.get("seq") != 0:
             raise self._reap(side, worker, "startup", f"bad ready frame {str(ready)[:200]}")
         worker.facts = ready
@@ -453,8 +716,8 @@ class IsolatedExecutor:
         if text not in self._warnings:
             self._warnings.append(text)
 
-    def _record(self, side: str, reason: str, detail: str) -> _Died:
-        death = _Died(reason, detail)
+    def _record(self, side: str, reason: str, detail: str, *, cpu: float | None = None) -> _Died:
+        death = _Died(reason, detail, cpu)
         self._last_death[side] = death
         self._deaths.append(f"{side}: {reason}: {detail}")
         return death
@@ -496,6 +759,11 @@ def _touched_modules(mine: Mapping[str, str], theirs: Mapping[str, str], *, own:
     paths += sorted(p for p in mine if p.endswith(".py") and p not in theirs) if own else []
     names = (module_name(path) for path in paths)
     return list(dict.fromkeys(n for n in names if all(part.isidentifier() for part in n.split("."))))
+
+
+def _warm_key(request: Mapping[str, Any]) -> str:
+    """A start-up call's identity: its target and encoded inputs (not its sequence number or token)."""
+    return "warm " + _json({k: request.get(k) for k in ("target", "args", "kwargs")})
 
 
 def _figures(answer: Mapping[str, Any]) -> dict[str, Any]:
