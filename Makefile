@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/kernels.py
 	$(PY) bench/prover_fuzz.py 300 0
 	$(PY) bench/coverage.py
+	$(PY) bench/smt_share.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -4,7 +4,8 @@ Runs the generator of ``tests/verifiers/test_smt_soundness.py`` with a large bud
 prints how many pairs were PROVEN, REFUTED and UNKNOWN, how many differ concretely, the
 soundness violations (a PROVEN a run contradicts, a REFUTED that does not replay, an
 ENCODER BUG the prover caught in itself: there must be none), and the time per pair.
-Exits 1 on any violation.  ``python bench/prover_fuzz.py [PAIRS] [SEED]`` (default 2000, 0).
+Exits 1 on any violation.  ``python bench/prover_fuzz.py [PAIRS] [SEED] [all|scalars|sequences]``
+(default 2000, 0, all: the str/list/tuple templates are among them).
 """
 
 from __future__ import annotations
@@ -20,18 +21,23 @@ sys.path.insert(0, str(ROOT))
 
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
-from tests.verifiers.test_smt_soundness import Pair, Tally, judge, pairs  # noqa: E402
+from tests.verifiers.test_smt_soundness import (  # noqa: E402
+    SCALAR_TEMPLATES, SEQUENCE_TEMPLATES, TEMPLATES, Pair, Tally, judge, pairs,
+)
 from verifiers.smt import SmtProver  # noqa: E402
 
 
-def run(count: int, seed_: int, timeout: float = 2.0) -> tuple[Tally, dict[str, collections.Counter]]:
+_FAMILIES = {"all": TEMPLATES, "scalars": SCALAR_TEMPLATES, "sequences": SEQUENCE_TEMPLATES}
+
+
+def run(count: int, seed_: int, timeout: float = 2.0, family: str = "all") -> tuple[Tally, dict[str, collections.Counter]]:
     tally, prover = Tally(), SmtProver(timeout_cap=timeout)
     per_template: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
     @seed(seed_)
     @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(pairs())
+    @given(pairs(_FAMILIES[family]))
     def fuzz(pair: Pair) -> None:
         before = dict(tally.levels)
         judge(pair, prover, tally, timeout)
@@ -47,8 +53,9 @@ def run(count: int, seed_: int, timeout: float = 2.0) -> tuple[Tally, dict[str, 
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else 2000
     seed_ = int(argv[1]) if len(argv) > 1 else 0
+    family = argv[2] if len(argv) > 2 else "all"
     started = time.perf_counter()
-    tally, per_template = run(count, seed_)
+    tally, per_template = run(count, seed_, family=family)
     wall = time.perf_counter() - started
     print(f"pairs: {tally.pairs} (seed {seed_}, {wall:.1f}s in all)")
     print("levels: " + ", ".join(f"{k} {v}" for k, v in tally.levels.items() if k in ("PROVEN", "REFUTED", "UNKNOWN")))

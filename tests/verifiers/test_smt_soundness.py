@@ -46,6 +46,8 @@ _OPTIONS: dict[str, list[Any]] = {
     "fn": ["sqrt", "exp", "log", "sin", "tanh"], "rnd": ["math.floor", "math.ceil", "math.trunc", "int"],
     "power": [0, 1, 2, 3], "lfn": ["log", "log2", "log10", "sqrt", "exp"],
     "prefix": ["", "abs = int\n", "def abs(v: int) -> int:\n    return v\n", "from math import floor as abs\n"],
+    "text": ["", "a", "ab", "deploy-now", "x-1", "\u00e9t\u00e9", "A"], "bound": [-3, -1, 0, 1, 2, 4],
+    "stest": ["==", "!=", "<", "<=", "startswith", "endswith", "in", "not in"],
 }
 
 
@@ -58,6 +60,10 @@ def _neighbours(kind: str, value: Any) -> list[Any]:
         return [v for v in near if math.isfinite(v)]
     if kind.startswith("form"):
         return list(range(int(kind[4:])))
+    if kind == "text":
+        return [value, value + "x", value[:-1], value[1:], value.upper(), "x" + value]
+    if kind == "bound":
+        return [value, value + 1, value - 1, -value]
     return list(_OPTIONS[kind])
 
 
@@ -237,6 +243,82 @@ def _scale(c: dict[str, Any]) -> str:
     return _signature((("x", "float"),), "float") + f"    return {expression}\n"
 
 
+def _str_test(s: str, op: str, text: str) -> str:
+    if op in ("startswith", "endswith"):
+        return f"{s}.{op}({text!r})"
+    if op in ("in", "not in"):
+        return f"{text!r} {op} {s}"
+    return f"{s} {op} {text!r}"
+
+
+def _str_branch(c: dict[str, Any]) -> str:
+    test = _str_test("s", c["stest"], c["t1"])
+    if c["form"] == 1 and c["stest"] == "startswith":
+        test = f"s[:{len(c['t1'])}] == {c['t1']!r}"
+    elif c["form"] == 1 and c["stest"] == "endswith":
+        test = f"(s[-{len(c['t1'])}:] if {len(c['t1'])} else '') == {c['t1']!r}"
+    elif c["form"] == 1:
+        test = f"not (not ({test}))"
+    then, other = ("len(s) + 1", "len(t)") if not c["swap"] else ("len(t)", "len(s) + 1")
+    return _signature((("s", "str"), ("t", "str")), "int") + f"    if {test}:\n        return {then}\n" \
+        f"    return {other}\n"
+
+
+def _str_slice(c: dict[str, Any]) -> str:
+    a, b = c["b1"], c["b2"]
+    expression = [f"s[{a}:{b}]", f"(s + '')[{a}:{b}]", f"s[{a}:][:{b - a}]" if a >= 0 and b >= a else f"s[{a}:{b}]",
+                  f"(s[{a}:{b}] if s else '') + {c['t1']!r}[0:0]"][c["form"]]
+    return _signature((("s", "str"),), "str") + f"    return {expression}\n"
+
+
+def _str_concat(c: dict[str, Any]) -> str:
+    expression = [f"s + {c['t1']!r} + t", f"(s + {c['t1']!r}) + t", f"s + ({c['t1']!r} + t)",
+                  f"{c['t1']!r} + t if not s else s + {c['t1']!r} + t"][c["form"]]
+    tail = f" and len(s) > {c['b1']}" if c["swap"] else ""
+    return _signature((("s", "str"), ("t", "str")), "bool") + f"    return ({expression}) == {c['t2']!r}{tail}\n"
+
+
+def _seq_len(c: dict[str, Any]) -> str:
+    test = _compare("len(xs)", c["cmp"], str(c["k"]), c["flip"])
+    pick = [f"xs[{c['b1']}] if len(xs) > {abs(c['b1'])} else 0", f"xs[{c['b1']}:][:1][0] if len(xs) > {abs(c['b1'])} "
+            "else 0", f"(xs + (0,))[{c['b1']}] if len(xs) > {abs(c['b1'])} else 0"][c["form"]]
+    return _signature((("xs", "tuple[int, ...]"),), "int") + \
+        f"    if {test}:\n        return {c['c1']}\n    return {pick}\n"
+
+
+def _seq_loop(c: dict[str, Any]) -> str:
+    if c["form"] == 0:
+        body = f"    total = 0\n    for x in xs:\n        total += x\n    return total {c['iop']} {c['c1']}\n"
+    elif c["form"] == 1:
+        body = f"    return sum(xs) {c['iop']} {c['c1']}\n"
+    else:
+        body = f"    total = 0\n    for x in xs:\n        if x == {c['c2']}:\n            total += 0\n" \
+               f"        total += x\n    return total {c['iop']} {c['c1']}\n"
+    return _signature((("xs", "list[int]"),), "int") + body
+
+
+def _seq_in(c: dict[str, Any]) -> str:
+    expression = [f"{c['c1']} in xs", f"{c['c1']} in xs[:{c['k']}] or {c['c1']} in xs[{c['k']}:]",
+                  f"not ({c['c1']} not in xs)"][c["form"]]
+    return _signature((("xs", "tuple[int, ...]"),), "bool") + f"    return {expression}\n"
+
+
+def _seq_fold(c: dict[str, Any]) -> str:
+    better = "<" if c["mm"] == "min" else ">"
+    if c["form"] == 0:
+        body = f"    return {c['mm']}(xs) if xs else {c['t1']!r}\n"
+    else:
+        body = (f"    if not xs:\n        return {c['t1']!r}\n    best = xs[0]\n    for x in xs:\n"
+                f"        if x {better} best:\n            best = x\n    return best\n")
+    return _signature((("xs", "list[str]"),), "str") + body
+
+
+def _str_int(c: dict[str, Any]) -> str:
+    expression = [f"str(n) == s", f"s == str(n)", f"(str(n) + {c['t1']!r}) == (s + {c['t1']!r})"][c["form"]]
+    tail = f" and n {c['cmp']} {c['c1']}" if c["swap"] else ""
+    return _signature((("n", "int"), ("s", "str")), "bool") + f"    return {expression}{tail}\n"
+
+
 _BRANCH = {"cmp": "cmp", "swap": "swap", "form": "form5", "flip": "swap", "c1": "int", "c2": "int"}
 TEMPLATES = [
     Template("branch-int", (("x", "int"), ("y", "int")), {**_BRANCH, "iop": "iop", "mm": "mm"}, _branch_int),
@@ -269,6 +351,23 @@ TEMPLATES = [
     Template("int-math", (("n", "int"),), {"form": "form3", "lfn": "lfn", "fop": "fop", "c1": "float"}, _int_math),
     Template("shadow", (("x", "int"),), {"prefix": "prefix", "form": "form2", "iop": "iop", "c1": "int"}, _shadow),
 ]
+SEQUENCE_TEMPLATES = [
+    Template("str-branch", (("s", "str"), ("t", "str")), {"stest": "stest", "t1": "text", "form": "form2",
+                                                         "swap": "swap"}, _str_branch),
+    Template("str-slice", (("s", "str"),), {"b1": "bound", "b2": "bound", "form": "form4", "t1": "text"}, _str_slice),
+    Template("str-concat", (("s", "str"), ("t", "str")), {"t1": "text", "t2": "text", "form": "form4",
+                                                         "swap": "swap", "b1": "small"}, _str_concat),
+    Template("seq-len", (("xs", "tuple[int, ...]"),), {"cmp": "cmp", "k": "small", "flip": "swap", "form": "form3",
+                                                      "b1": "bound", "c1": "int"}, _seq_len),
+    Template("seq-loop", (("xs", "list[int]"),), {"form": "form3", "iop": "iop", "c1": "int", "c2": "int"},
+             _seq_loop),
+    Template("seq-in", (("xs", "tuple[int, ...]"),), {"form": "form3", "c1": "int", "k": "small"}, _seq_in),
+    Template("seq-fold", (("xs", "list[str]"),), {"form": "form2", "mm": "mm", "t1": "text"}, _seq_fold),
+    Template("str-int", (("n", "int"), ("s", "str")), {"form": "form3", "t1": "text", "swap": "swap", "cmp": "cmp",
+                                                      "c1": "int"}, _str_int),
+]
+SCALAR_TEMPLATES = list(TEMPLATES)
+TEMPLATES = SCALAR_TEMPLATES + SEQUENCE_TEMPLATES
 
 
 @dataclass(frozen=True)
@@ -291,13 +390,16 @@ def _values(kind: str) -> list[Any]:
     return list(range(int(kind[4:]))) if kind.startswith("form") else _OPTIONS[kind]
 
 
-_SCALARS = {"int": st.integers() | st.integers(-2 ** 1100, 2 ** 1100), "float": st.floats(), "bool": st.booleans()}
+_SCALARS = {"int": st.integers() | st.integers(-2 ** 1100, 2 ** 1100), "float": st.floats(), "bool": st.booleans(),
+            "str": st.text(max_size=12), "tuple[int, ...]": st.lists(st.integers(-50, 50), max_size=12).map(tuple),
+            "list[int]": st.lists(st.integers(-50, 50), max_size=12), "list[str]": st.lists(st.text(max_size=4),
+                                                                                           max_size=10)}
 
 
 @st.composite
-def pairs(draw: st.DrawFn) -> Pair:
+def pairs(draw: st.DrawFn, templates: list[Template] | None = None) -> Pair:
     """A template, its slots, and a mutation of up to two of them (or only of the rendering)."""
-    template = draw(st.sampled_from(TEMPLATES))
+    template = draw(st.sampled_from(templates or TEMPLATES))
     old = {slot: draw(st.sampled_from(_values(kind))) for slot, kind in template.slots.items()}
     rewrite = st.just(["form"])  # a rewrite of the same code: most such pairs are equivalent
     mutated = draw(rewrite | st.lists(st.sampled_from(sorted(template.slots)), min_size=1, max_size=2, unique=True))
@@ -318,7 +420,7 @@ def same(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, float):
         return (math.isnan(a) and math.isnan(b)) or struct.pack("<d", a) == struct.pack("<d", b)
-    if isinstance(a, tuple):
+    if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return a == b
 
@@ -340,8 +442,8 @@ def agree(a: tuple[str, Any], b: tuple[str, Any]) -> bool:
     return a[0] == b[0] and (a[1] == b[1] if a[0] == "raised" else same(a[1], b[1]))
 
 
-def _literals(pair: Pair) -> tuple[set[int], set[float]]:
-    ints, floats = set(), set()
+def _literals(pair: Pair) -> tuple[set[int], set[float], set[str]]:
+    ints, floats, texts = set(), set(), set()
     for source in (pair.old, pair.new):
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Constant) and type(node.value) is int:
@@ -349,7 +451,10 @@ def _literals(pair: Pair) -> tuple[set[int], set[float]]:
             elif isinstance(node, ast.Constant) and type(node.value) is float:
                 v = node.value
                 floats |= {v, -v, math.nextafter(v, math.inf), math.nextafter(v, -math.inf)}
-    return ints, floats
+            elif isinstance(node, ast.Constant) and type(node.value) is str:
+                v = node.value
+                texts |= {v, v + "x", "x" + v, v[:-1], v[1:], v + v, v + "\U0001f600"}
+    return ints, floats, texts
 
 
 _INT_POOL = [0, 1, -1, 2, -2, 5, 2 ** 53 + 1, -(2 ** 53) - 1, 2 ** 63, 2 ** 1024, -(2 ** 1030), 10 ** 4300,
@@ -358,11 +463,25 @@ _FLOAT_POOL = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 5e-324, -5e-324, 2.0 ** -1022, 1e
                math.inf, -math.inf, math.nan, 9007199254740992.0, 1e16]
 
 
+_STR_POOL = ["", "a", "b", "ab", "ba", "abc", "A", "0", "-1", " ", "\x00", "\u00e9", "\ud800", "\U0001f600",
+             "\U0010ffff", "\U0010ffffa", "a\U0001f600"]  # code points past z3's alphabet, on purpose
+
+
+def _tuples(ints: set[int]) -> list[tuple[int, ...]]:
+    lengths = sorted({n for n in ints if 0 <= n <= 40} | set(range(10)))
+    fills = [0, 1, -1, 7] + sorted(i for i in ints if abs(i) < 10 ** 6)
+    return [tuple(fills[(i + j) % len(fills)] for j in range(n)) for n in lengths for i in range(3)]
+
+
 def inputs(pair: Pair, limit: int = 1500) -> list[tuple[Any, ...]]:
     """Boundary values of each parameter's type and the pair's constants, crossed; then the drawn ones."""
-    ints, floats = _literals(pair)
+    ints, floats, texts = _literals(pair)
+    tuples = _tuples(ints)
     pools = {"int": sorted(set(_INT_POOL) | ints), "float": _FLOAT_POOL + sorted(f for f in floats if f == f),
-             "bool": [False, True]}
+             "bool": [False, True], "str": _STR_POOL + sorted(texts), "tuple[int, ...]": tuples,
+             "list[int]": [list(t) for t in tuples],
+             "list[str]": [[], [""], ["a"], ["b", "a"], ["a", "b", "ab"], ["\U0001f600", "z"]] +
+             [sorted(texts)[i:i + n] for n in (1, 2, 3) for i in range(len(texts))]}
     grid = [pools[a] for _, a in pair.template.params]
     crossed = list(itertools.product(*grid))
     if len(crossed) > limit:
@@ -469,8 +588,17 @@ PROVER = SmtProver(timeout_cap=2.0)
 
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(pairs())
+@given(pairs(SCALAR_TEMPLATES))
 def test_no_proof_is_contradicted_and_every_refutation_replays(pair):
+    tally = Tally()
+    problem = judge(pair, PROVER, tally)
+    assert problem is None, tally.violations[0]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(pairs(SEQUENCE_TEMPLATES))
+def test_no_proof_over_strings_and_sequences_is_contradicted(pair):
     tally = Tally()
     problem = judge(pair, PROVER, tally)
     assert problem is None, tally.violations[0]

@@ -12,13 +12,16 @@ from properties import Kind
 from verifiers._calls import call_arguments
 from verifiers._contract import Context, Outcome, OutcomeKind
 from verifiers._values import Incomparable, same
-from verifiers.smt._types import BOOL, FLOAT, INT
+from verifiers.smt._types import BOOL, FLOAT, INT, STR, container_of, element_kind, is_sequence
 
 __all__ = ["Replay", "Replayer", "show_call"]
 
 _INTS = [0, 1, -1, 2, -2, 3, -3, 7, -7, 10, 100, -100, 1000, 10_000, 2 ** 31, -(2 ** 31), 2 ** 53 + 1]
 _FLOATS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e-300, 5e-324, 1e300, sys.float_info.max, math.inf, -math.inf,
            math.nan, 0.1, 1e-3]
+_STRS = ["", "a", "ab", "abc", "A", "0", "1", "-1", "+7", "10", " ", " 1", "1_0", "a b", "\x00", "\n", "é", "ß",
+         "\u0663", "\ud7ff", "\U0001f600", "\U0010ffff", "zz", "aa"]
+_LENGTHS = [0, 1, 2, 3, 4, 5, 8]
 
 
 def _show(value: Any) -> str:
@@ -104,27 +107,40 @@ class Replayer:
         except Exception:  # noqa: BLE001 - an input pre cannot judge is outside the domain
             return False
 
-    def boundary_inputs(self, count: int, seed: int, ints: list[int] | None = None) -> list[list[Any]]:
-        """Up to ``count`` inputs pre admits: boundary values of each type (and ``ints``), then seeded random ones."""
+    def boundary_inputs(self, count: int, seed: int, ints: list[int] | None = None,
+                        strs: list[str] | None = None) -> list[list[Any]]:
+        """Up to ``count`` inputs pre admits: boundary values of each type (and the mined ``ints`` and
+        ``strs``), then seeded random ones."""
         rng = random.Random(seed)
-        pools = {INT: (ints or []) + _INTS, FLOAT: _FLOATS + [float(i) for i in ints or []], BOOL: [False, True]}
+        self._pools = {INT: (ints or []) + _INTS, FLOAT: _FLOATS + [float(i) for i in ints or []],
+                       BOOL: [False, True], STR: (strs or []) + _STRS}
+        self._lengths = sorted({n for n in (ints or []) if 0 <= n <= 64} | set(_LENGTHS))
         found: list[list[Any]] = []
         for attempt in range(count * 20):
             if len(found) >= count:
                 break
-            values = [self._draw(pools[k], k, attempt, rng) for k in self.plan.kinds]
+            values = [self._draw(k, attempt, rng) for k in self.plan.kinds]
             if self.admits(values):
                 found.append(values)
         return found
 
-    @staticmethod
-    def _draw(pool: list[Any], kind: str, attempt: int, rng: random.Random) -> Any:
+    def _draw(self, kind: Any, attempt: int, rng: random.Random) -> Any:
+        if isinstance(kind, tuple):
+            return tuple(self._draw(k, attempt, rng) for k in kind)
+        if is_sequence(kind):
+            size = self._lengths[(attempt + rng.randrange(len(self._lengths))) % len(self._lengths)] \
+                if rng.random() < 0.7 else rng.randint(0, 6)
+            items = [self._draw(element_kind(kind), attempt + i, rng) for i in range(size)]
+            return items if container_of(kind) == "list" else tuple(items)
+        pool = self._pools[kind]
         if attempt < len(pool) * 2 and rng.random() < 0.7:
             return pool[(attempt + rng.randrange(len(pool))) % len(pool)]
         if kind == INT:
             return rng.choice([rng.randint(-20, 20), rng.randint(-10 ** 6, 10 ** 6)])
         if kind == FLOAT:
             return rng.choice([rng.uniform(-10, 10), rng.uniform(-1e6, 1e6), float(rng.randint(-50, 50))])
+        if kind == STR:
+            return "".join(rng.choice("ab0- Zé") for _ in range(rng.randint(0, 6)))
         return rng.random() < 0.5
 
     def crosscheck(self, inputs: list[list[Any]]) -> tuple[bool, str] | None:

@@ -113,9 +113,9 @@ def _constant(info: ModuleInfo, stmt: ast.Assign | ast.AnnAssign, seen: dict[str
 
 
 def check_constant(name: str, value: Any, line: int | None) -> Any:
-    """Only int, float, bool, None and tuples of these are translated."""
+    """Only int, float, bool, None, str and tuples of these are translated (str only where strings are)."""
     if isinstance(value, tuple):
         return tuple(check_constant(name, v, line) for v in value)
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise Unsupported(f"constant {name} = {value!r:.60} is a {type(value).__name__}, outside the smt subset", line)

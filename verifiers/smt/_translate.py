@@ -6,6 +6,10 @@ conversion), an ``Exit`` is recorded with the condition under which it happens
 and the path condition is narrowed to the inputs that carry on.  Branches are
 executed separately and merged with ``If``; every return is kept with its guard.
 Anything outside the subset raises ``Unsupported`` naming the construct and line.
+Where the encoding is exact only under a condition (a sequence unrolled to a bound,
+text ``int()`` does not model), ``assume`` records it in ``assumed``: a counterexample
+that satisfies it is real, but no proof may rest on it (see ``_verifier._bounded``).
+Strings and sequences live in the mixin ``_text_ops.TextOps``.
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ from typing import Any
 
 import z3
 
+from verifiers.smt import _sequences as seqs
+from verifiers.smt import _strings as strs
 from verifiers.smt._module import MATH_CONSTANTS, MATH_FUNCTIONS, TRANSCENDENTAL, ModuleInfo, check_constant
-from verifiers.smt._types import BOOL, FLOAT, INT, NONE, Sym, Unsupported, Value, shape
+from verifiers.smt._text_ops import TextOps
+from verifiers.smt._types import BOOL, FLOAT, INT, NONE, Sym, Unsupported, Value, as_int, shape
 
 __all__ = ["Exit", "State", "Translator", "truth"]
 
 _TRUE, _FALSE = z3.BoolVal(True), z3.BoolVal(False)
-_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.In: "in",
+        ast.NotIn: "not in"}
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 _MAX_POWER = 16
 _LOG_OF_INT = frozenset({"log", "log2", "log10"})  # CPython takes these of any positive int, however large
@@ -69,16 +77,19 @@ class _Unbound:
         self.why = why
 
 
-def merge(cond: Any, a: Value, b: Value, line: int | None, what: str = "a value") -> Value:
+def merge(cond: Any, a: Value, b: Value, line: int | None, what: str = "a value", float_sort: Any = None) -> Value:
     """``a`` where ``cond`` holds, else ``b``; both must have the same Python type."""
     if a is b:
         return a
+    pair = seqs.unify(a, b, float_sort) if float_sort is not None else None
+    if pair is not None:
+        a, b = pair
     if shape(a) != shape(b):
         raise Unsupported(f"{what} is {shape(a)} on one path and {shape(b)} on another; the smt subset "
                           "needs one type per value", line)
     if isinstance(a, tuple):
-        return tuple(merge(cond, x, y, line, what) for x, y in zip(a, b))
-    if a.kind == NONE:
+        return tuple(merge(cond, x, y, line, what, float_sort) for x, y in zip(a, b))
+    if a.term is None:  # None, or two empty displays
         return a
     return Sym(a.kind, z3.If(cond, a.term, b.term))
 
@@ -93,26 +104,39 @@ def truth(value: Value, ops: Any) -> Any:
         return value.term != 0
     if value.kind == NONE:
         return _FALSE
+    if seqs.is_text(value):
+        return seqs.length(value) > 0
     return z3.Not(ops.is_zero(value.term))
 
 
-def _as_int(value: Sym) -> Any:
-    return z3.If(value.term, z3.IntVal(1), z3.IntVal(0)) if value.kind == BOOL else value.term
+_as_int = as_int
 
 
-class Translator:
+class Translator(TextOps):
     """Translates functions of one side's module (``info``) under one float semantics (``ops``).
 
     ``loop_bound(count_term, pc)`` answers the largest number of iterations a loop can run
     given the path condition and ``pre``, or None if that exceeds the unroll limit.
     """
 
-    def __init__(self, info: ModuleInfo, ops: Any, *, depth: int = 8, loop_bound: Callable[[Any, Any], int | None],
-                 extra_constants: dict[str, Any] | None = None, unroll_limit: int = 64) -> None:
+    def __init__(self, info: ModuleInfo, ops: Any, *, depth: int = 8, loop_bound: Callable[..., int | None],
+                 extra_constants: dict[str, Any] | None = None, unroll_limit: int = 64, sequence_bound: int = 8,
+                 sequences: bool = True) -> None:
         self.info, self.ops, self.depth_limit = info, ops, depth
         self.loop_bound, self.unroll_limit = loop_bound, unroll_limit
+        self.sequence_bound, self.sequences = sequence_bound, sequences
         self.extra = extra_constants or {}
         self._depth = 0
+        # (condition, what it assumes): the encoding is exact only where every condition holds
+        self.assumed: list[tuple[Any, str]] = []
+
+    def merge(self, cond: Any, a: Value, b: Value, line: int | None, what: str = "a value") -> Value:
+        return merge(cond, a, b, line, what, self.ops.sort)
+
+    def assume(self, state: State, cond: Any, why: str) -> None:
+        """The encoding from here on is exact only where ``cond`` holds; a proof must not rely on it."""
+        if not z3.is_true(z3.simplify(z3.Implies(state.pc, cond))):
+            self.assumed.append((z3.Implies(state.pc, cond), why))
 
     # ---- functions and lambdas -------------------------------------------------------------
     def call(self, fn: ast.FunctionDef, args: list[Value], pc: Any = _TRUE) -> list[Exit]:
@@ -151,6 +175,9 @@ class Translator:
             if not isinstance(node.target, ast.Name):
                 raise Unsupported("augmented assignment to something other than a name", node.lineno)
             current = self.name(node.target.id, state, node.lineno)
+            if isinstance(current, Sym) and current.kind.startswith("list["):
+                raise Unsupported(f"`{ast.unparse(node)[:40]}` mutates the list in place (other names for it would "
+                                  "change too); write `xs = xs + [...]`", node.lineno)
             self.assign(node.target, self.binop(type(node.op), current, self.expr(node.value, state), state,
                                                 node.lineno), state)
         elif isinstance(node, ast.If):
@@ -197,20 +224,21 @@ class Translator:
             x, y = a.env.get(name), b.env.get(name)
             if x is None or y is None or isinstance(x, _Unbound) or isinstance(y, _Unbound):
                 env[name] = _Unbound(f"variable {name!r} is assigned on only some paths")
-            elif shape(x) != shape(y):
+            elif shape(x) != shape(y) and seqs.unify(x, y, self.ops.sort) is None:
                 env[name] = _Unbound(f"variable {name!r} is {shape(x)} on one path and {shape(y)} on another")
             else:
-                env[name] = merge(a.pc, x, y, line)
+                env[name] = self.merge(a.pc, x, y, line)
         state.env = env
 
     def for_(self, node: ast.For, state: State) -> None:
         call = node.iter
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
-                and call.func.id not in state.env and not call.keywords and 1 <= len(call.args) <= 3):
-            raise Unsupported(f"`for` over `{ast.unparse(call)}` (only `for` over `range(...)` is unrolled)", node.lineno)
-        self.not_shadowed("range", node.lineno)
         if node.orelse or any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(node)):
             raise Unsupported("`break`, `continue` or `for ... else`", node.lineno)
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
+                and call.func.id not in state.env and not call.keywords and 1 <= len(call.args) <= 3):
+            self.for_items(node, state)
+            return
+        self.not_shadowed("range", node.lineno)
         if not isinstance(node.target, ast.Name):
             raise Unsupported("a `for` target other than a name", node.lineno)
         values = [self.int_arg(self.expr(a, state), "range", node.lineno) for a in call.args]
@@ -317,6 +345,8 @@ class Translator:
             return Sym(INT, z3.IntVal(value))
         if isinstance(value, float):
             return Sym(FLOAT, self.ops.const(value))
+        if isinstance(value, str) and self.sequences:
+            return strs.literal(value, line)
         raise Unsupported(f"the {type(value).__name__} literal {value!r:.40}", line)
 
     def e_Name(self, node: ast.Name, state: State) -> Value:
@@ -351,7 +381,19 @@ class Translator:
         if isinstance(base, tuple) and isinstance(index, ast.Constant) and type(index.value) is int \
                 and -len(base) <= index.value < len(base):
             return base[index.value]
-        raise Unsupported(f"subscript `{ast.unparse(node)}` (only constant in-range tuple indices)", node.lineno)
+        if isinstance(base, tuple) and isinstance(index, ast.Slice) and index.step is None and all(
+                b is None or (isinstance(b, ast.Constant) and type(b.value) is int) for b in (index.lower, index.upper)):
+            return base[index.lower.value if index.lower else None:index.upper.value if index.upper else None]
+        if isinstance(base, tuple) and self.sequences and not isinstance(index, ast.Slice):
+            base = seqs.display("tuple", list(base), self.ops.sort, node.lineno)  # a tuple of one type, any index
+        if not seqs.is_text(base):
+            raise Unsupported(f"subscript `{ast.unparse(node)[:60]}` (only constant in-range indices of a tuple of "
+                              "mixed types; any index or slice of a str, list or tuple of one type)", node.lineno)
+        if isinstance(index, ast.Slice):
+            return self.slice_of(base, index, state, node.lineno)
+        out, item = seqs.index(base, self.int_arg(self.expr(index, state), "an index", node.lineno))
+        self.exit(state, out, "IndexError")
+        return item
 
     def e_Attribute(self, node: ast.Attribute, state: State) -> Value:
         if self.is_math(node.value, state) and node.attr in MATH_CONSTANTS:
@@ -365,7 +407,7 @@ class Translator:
         value = self.expr(node.operand, state)
         if isinstance(node.op, ast.Not):
             return Sym(BOOL, z3.Not(truth(value, self.ops)))
-        if isinstance(value, tuple) or value.kind == NONE or isinstance(node.op, ast.Invert):
+        if isinstance(value, tuple) or value.kind == NONE or isinstance(node.op, ast.Invert) or seqs.is_text(value):
             raise Unsupported(f"`{ast.unparse(node)}`", node.lineno)
         if value.kind == FLOAT:
             return value if isinstance(node.op, ast.UAdd) else Sym(FLOAT, self.ops.neg(value.term))
@@ -380,7 +422,7 @@ class Translator:
             branch = state.fork(go_on)
             right = self.expr(operand, branch)
             state.pc = or_(and_(state.pc, z3.Not(go_on)), branch.pc)
-            result = merge(go_on, right, result, node.lineno, f"an operand of `{ast.unparse(node)[:40]}`")
+            result = self.merge(go_on, right, result, node.lineno, f"an operand of `{ast.unparse(node)[:40]}`")
         return result
 
     def e_IfExp(self, node: ast.IfExp, state: State) -> Value:
@@ -388,7 +430,7 @@ class Translator:
         then, other = state.fork(cond), state.fork(z3.Not(cond))
         a, b = self.expr(node.body, then), self.expr(node.orelse, other)
         state.pc = or_(then.pc, other.pc)
-        return merge(cond, a, b, node.lineno, f"`{ast.unparse(node)[:40]}`")
+        return self.merge(cond, a, b, node.lineno, f"`{ast.unparse(node)[:40]}`")
 
     def e_Compare(self, node: ast.Compare, state: State) -> Value:
         left = self.expr(node.left, state)
@@ -410,6 +452,15 @@ class Translator:
         return Sym(BOOL, result)
 
     def compare(self, op: str, a: Value, b: Value, line: int) -> Any:
+        if op in ("in", "not in"):
+            found = self.contains(a, b, line)
+            return found if op == "in" else z3.Not(found)
+        if seqs.is_text(a) or seqs.is_text(b):
+            return self.compare_text(op, a, b, line)
+        if isinstance(a, tuple) and isinstance(b, tuple) and op in ("==", "!=") and self.sequences:
+            self.no_float_items(a + b, "`==` on tuples", line)
+            same = z3.And(*[self.compare("==", x, y, line) for x, y in zip(a, b)]) if len(a) == len(b) else _FALSE
+            return same if op == "==" else z3.Not(same)
         if isinstance(a, tuple) or isinstance(b, tuple) or NONE in (a.kind, b.kind):
             raise Unsupported("comparison of tuples or None", line)
         if a.kind != FLOAT and b.kind != FLOAT:
@@ -428,7 +479,12 @@ class Translator:
 
     def binop(self, op_type: type, a: Value, b: Value, state: State, line: int) -> Value:
         op = _ARITH.get(op_type)
-        if op is None or isinstance(a, tuple) or isinstance(b, tuple) or NONE in (a.kind, b.kind):
+        if op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
+            return a + b
+        if op == "+" and (seqs.is_text(a) or seqs.is_text(b)):
+            return seqs.concat(a, b, self.ops.sort, line)
+        if op is None or isinstance(a, tuple) or isinstance(b, tuple) or NONE in (a.kind, b.kind) \
+                or seqs.is_text(a) or seqs.is_text(b):
             raise Unsupported(f"the operator {op_type.__name__} on {shape(a)} and {shape(b)}", line)
         if a.kind != FLOAT and b.kind != FLOAT:
             return self.int_binop(op, _as_int(a), _as_int(b), state, line)
@@ -478,6 +534,13 @@ class Translator:
             raise Unsupported(f"`*args`/`**kwargs` in the call `{ast.unparse(node)[:60]}`", node.lineno)
         if isinstance(func, ast.Attribute) and self.is_math(func.value, state) and func.attr in MATH_FUNCTIONS:
             return self.math_call(func.attr, node, state)
+        if isinstance(func, ast.Attribute) and self.sequences and not self.is_math(func.value, state):
+            return self.method_call(func, node, state)
+        if isinstance(func, ast.Name) and func.id not in state.env and self.sequences \
+                and func.id in ("len", "str", "sum", "min", "max", "int") and not node.keywords:
+            answer = self.sequence_builtin(func.id, node, state)
+            if answer is not None:
+                return answer
         if isinstance(func, ast.Name) and func.id not in state.env:
             if func.id in self.info.functions:
                 return self.inline(self.info.functions[func.id], node, state)
@@ -493,17 +556,19 @@ class Translator:
             raise Unsupported(f"`{builtin}` may not be the builtin: the module binds that name (or star-imports)",
                               line)
 
-    def builtin_call(self, name: str, node: ast.Call, state: State) -> Value:
-        args = [self.expr(a, state) for a in node.args]
+    def builtin_call(self, name: str, node: ast.Call, state: State, args: list[Value] | None = None) -> Value:
+        args = [self.expr(a, state) for a in node.args] if args is None else args
         if any(isinstance(a, tuple) or a.kind == NONE for a in args):
             raise Unsupported(f"`{name}` of a tuple or None", node.lineno)
+        if name in ("abs", "float", "int") and any(seqs.is_text(a) for a in args):
+            raise Unsupported(f"`{ast.unparse(node)[:60]}` of a str or sequence", node.lineno)
         if name in ("min", "max"):
             if len(args) < 2:
                 raise Unsupported(f"`{name}` of an iterable (only of two or more scalars)", node.lineno)
             best = args[0]
             for item in args[1:]:
                 better = self.compare("<" if name == "min" else ">", item, best, node.lineno)
-                best = merge(better, item, best, node.lineno, f"`{ast.unparse(node)[:40]}` (mixed types)")
+                best = self.merge(better, item, best, node.lineno, f"`{ast.unparse(node)[:40]}` (mixed types)")
             return best
         if len(args) != 1:
             raise Unsupported(f"`{name}` with {len(args)} arguments", node.lineno)
@@ -523,8 +588,8 @@ class Translator:
         if len(node.args) != 1 or node.keywords:
             raise Unsupported(f"math.{name} with other than one argument", node.lineno)
         value = self.expr(node.args[0], state)
-        if isinstance(value, tuple) or value.kind == NONE:
-            raise Unsupported(f"math.{name} of a tuple or None", node.lineno)
+        if isinstance(value, tuple) or value.kind == NONE or seqs.is_text(value):
+            raise Unsupported(f"math.{name} of a {shape(value)}", node.lineno)
         if name in ("floor", "ceil", "trunc"):
             return self.float_to_int(name, value, state) if value.kind == FLOAT else Sym(INT, _as_int(value))
         if name in _LOG_OF_INT and value.kind != FLOAT:
@@ -567,7 +632,7 @@ class Translator:
         value: Value = Sym(NONE)
         for i, exit_ in enumerate(returned):
             state.pc = or_(state.pc, exit_.guard)
-            value = exit_.value if i == 0 else merge(exit_.guard, exit_.value, value, node.lineno,
+            value = exit_.value if i == 0 else self.merge(exit_.guard, exit_.value, value, node.lineno,
                                                       f"the result of {fn.name}")
         return value
 

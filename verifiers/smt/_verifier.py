@@ -14,10 +14,11 @@ import z3
 from properties import Kind, Obligation
 from verifiers._contract import Context, Counterexample, Evidence, Level, Verifier
 from verifiers.smt._check import Replayer, show_call
+from verifiers.smt._concrete import bindings, from_model, readable
 from verifiers.smt._defaults import omissions
 from verifiers.smt._encode import Plan, encode, is_float_obligation, plan
-from verifiers.smt._floats import Ieee, Uninterpreted, float_of_model
-from verifiers.smt._types import BOOL, FLOAT, INT, Unsupported
+from verifiers.smt._floats import Ieee, Uninterpreted
+from verifiers.smt._types import BOOL, INT, Unsupported
 
 _Z3_LOCK = threading.Lock()
 
@@ -31,13 +32,19 @@ class SmtProver(Verifier):
     only), then bit-precise IEEE-754 under a hard timeout.  Every counterexample is replayed
     through the executor before it is reported; every proof is cross-checked by a short
     differential run.  Anything outside the subset is ``UNKNOWN`` naming construct and line.
+    ``str`` is z3's string theory; ``list[K]``/``tuple[K, ...]`` are z3 sequences, proved for
+    every length, except where a loop (or ``sum``/``min``/``max``) over one is unrolled to
+    ``sequence_bound`` items: then a counterexample is still reported, but "no counterexample"
+    is UNKNOWN unless ``pre`` bounds the length.  ``sequences=False`` turns all of that off.
     """
 
     name = "smt"
 
     def __init__(self, *, timeout_cap: float = 10.0, unroll_limit: int = 64, inline_depth: int = 8,
-                 crosscheck_inputs: int = 24, max_enumeration: int = 4096) -> None:
-        self.max_enumeration = max_enumeration
+                 crosscheck_inputs: int = 24, max_enumeration: int = 4096, sequence_bound: int = 8,
+                 sequences: bool = True) -> None:
+        # ``sequences=False`` turns off str/list/tuple support (the "before" of bench/smt_share.py)
+        self.max_enumeration, self.sequence_bound, self.sequences = max_enumeration, sequence_bound, sequences
         self.timeout_cap, self.unroll_limit = timeout_cap, unroll_limit
         self.inline_depth, self.crosscheck_inputs = inline_depth, crosscheck_inputs
         self.proof_seconds: list[float] = []
@@ -51,7 +58,8 @@ class SmtProver(Verifier):
     def _check_locked(self, obligation: Obligation, context: Context) -> Evidence:
         deadline = time.monotonic() + min(context.timeout, self.timeout_cap)
         try:
-            plan_ = plan(obligation, context.before.get(obligation.path), context.after.get(obligation.path))
+            plan_ = plan(obligation, context.before.get(obligation.path), context.after.get(obligation.path),
+                         self.sequences)
             return self._prove_calls(plan_, context, deadline)
         except Unsupported as error:
             return self._unknown(f"{obligation.target} is outside the smt subset: {error}; "
@@ -81,7 +89,7 @@ class SmtProver(Verifier):
 
     def _encode(self, plan_: Plan, ops: Any, deadline: float) -> Any:
         return encode(plan_, ops, unroll_limit=self.unroll_limit, depth=self.inline_depth,
-                      timeout_ms=_ms(deadline, 2.0))
+                      timeout_ms=_ms(deadline, 2.0), sequence_bound=self.sequence_bound)
 
     def _prove(self, plan_: Plan, context: Context, deadline: float) -> Evidence:
         target = plan_.obligation.target
@@ -94,20 +102,24 @@ class SmtProver(Verifier):
             return self._unknown(f"z3 could not decide whether any input satisfies pre for {target} "
                                  f"({witness[0]}); a proof could be vacuous")
         sample = _inputs(plan_, witness[1], encoded.inputs)
+        bounded = _bounded(encoded, deadline)
         if z3.is_false(z3.simplify(encoded.failure)):
             return self._proven(plan_, context, "normalisation (both sides reduce to the same terms)", [sample],
-                                encoded.ops.opaque)
+                                encoded.ops.opaque, bounded)
         floats = is_float_obligation(plan_, encoded)
         if floats and plan_.obligation.kind is Kind.EQUIVALENT:
             uf = self._encode(plan_, Uninterpreted(), deadline)
             result, _ = _solve(uf.failure, deadline, share=0.3)
             if result == z3.unsat:
-                return self._proven(plan_, context, Uninterpreted.name, [sample])  # already uninterpreted
+                return self._proven(plan_, context, Uninterpreted.name, [sample], bounded=bounded)
         semantics = Ieee.name if floats else "exact integer arithmetic"
+        if _uses_text(encoded):
+            semantics += " and strings as code-point sequences (z3's alphabet; see verifiers/smt/_strings.py)"
         if context.executor is not None:
+            ints, texts = _mined(plan_)
             candidates = [sample] + Replayer(plan_, context).boundary_inputs(self.crosscheck_inputs * 4, context.seed,
-                                                                              _mined(plan_))
-            hit = _ground_search(encoded, candidates)
+                                                                              ints, texts)
+            hit = _ground_search(plan_.kinds, encoded, candidates)
             if hit is not None:
                 return self._refuted(plan_, context, hit, semantics, opaque=encoded.ops.opaque)
         if floats:
@@ -118,10 +130,10 @@ class SmtProver(Verifier):
                     return self._refuted(plan_, context, hit, semantics, opaque=encoded.ops.opaque)
                 if count is not None:
                     how = f"{semantics}, evaluated exhaustively on all {count} inputs pre admits"
-                    return self._proven(plan_, context, how, [sample], encoded.ops.opaque)
+                    return self._proven(plan_, context, how, [sample], encoded.ops.opaque, bounded)
         result, model = _solve(encoded.failure, deadline)
         if result == z3.unsat:
-            return self._proven(plan_, context, semantics, [sample], encoded.ops.opaque)
+            return self._proven(plan_, context, semantics, [sample], encoded.ops.opaque, bounded)
         if result == z3.sat:
             model = _smaller(plan_, encoded, deadline) or model
             return self._refuted(plan_, context, _inputs(plan_, model, encoded.inputs), semantics,
@@ -129,8 +141,14 @@ class SmtProver(Verifier):
         return self._unknown(f"z3 gave up on {target} under {semantics} ({_reason(result)}) within the "
                              f"{min(context.timeout, self.timeout_cap):g}s budget")
 
-    def _proven(self, plan_: Plan, context: Context, how: str, samples: list[list[Any]], opaque: Any = ()) -> Evidence:
+    def _proven(self, plan_: Plan, context: Context, how: str, samples: list[list[Any]], opaque: Any = (),
+                bounded: str = "") -> Evidence:
+        """PROVEN, cross-checked, unless the encoding assumed more than pre (``bounded`` says what): then UNKNOWN."""
         obligation = plan_.obligation
+        if bounded:
+            return self._unknown(f"z3 found no counterexample to {obligation.target} by {how}, but only where "
+                                 f"{bounded}; that is a bounded search, not a proof (state the bound with pre= to "
+                                 "prove it); the hypothesis tester judges the rest")
         if opaque:
             how += f" (with {', '.join(sorted(opaque))} uninterpreted: the proof holds for any function there)"
         what = "old and new are equivalent" if obligation.kind is Kind.EQUIVALENT else "the invariant holds"
@@ -189,39 +207,57 @@ def _solve(formula: Any, deadline: float, share: float = 1.0) -> tuple[Any, Any]
     return result, solver.model() if result == z3.sat else solver.reason_unknown() if result == z3.unknown else None
 
 
+def _uses_text(encoded: Any) -> bool:
+    text = encoded.failure.sexpr()
+    return "str." in text or "String" in text
+
+
+def _bounded(encoded: Any, deadline: float) -> str:
+    """What the encoding assumed that ``pre`` does not guarantee ("" when it assumed nothing more)."""
+    if not encoded.assumed:
+        return ""
+    of_pre = z3.And(*[condition for condition, _ in encoded.pre_assumed]) if encoded.pre_assumed else z3.BoolVal(True)
+    holds = z3.And(*[condition for condition, _ in encoded.assumed])
+    result, _ = _solve(z3.Or(z3.Not(of_pre), z3.And(encoded.pre, z3.Not(holds))), min(deadline, time.monotonic() + 2.0))
+    if result == z3.unsat:
+        return ""
+    return "; ".join(dict.fromkeys(why for _, why in encoded.assumed))
+
+
 def _smaller(plan_: Plan, encoded: Any, deadline: float) -> Any:
-    """A model with small integers, if one is found quickly: easier to read than z3's first answer."""
-    ints = [s.term for k, s in zip(plan_.kinds, encoded.inputs) if k == INT]
-    if not ints:
+    """A model with small ints and short printable strings, if one is found quickly: easier to read."""
+    small = readable(plan_.kinds, encoded.inputs)
+    if z3.is_true(small):
         return None
-    small = z3.And(*[z3.And(-1000 <= i, i <= 1000) for i in ints])
     result, model = _solve(z3.And(encoded.failure, small), min(deadline, time.monotonic() + 1.0))
     return model if result == z3.sat else None
 
 
-def _mined(plan_: Plan) -> list[int]:
-    """Integer constants of both versions and the module constants, with their neighbours."""
+def _mined(plan_: Plan) -> tuple[list[int], list[str]]:
+    """Int and str constants of both versions and the module constants, with their neighbours."""
     found: set[int] = set()
+    texts: set[str] = set()
     for node in (plan_.old_fn, plan_.new_fn):
         for sub in ast.walk(node) if node is not None else ():
             if isinstance(sub, ast.Constant) and type(sub.value) is int:
                 found.add(sub.value)
+            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value) <= 256:
+                texts.add(sub.value)
     for info in (plan_.old_info, plan_.new_info):
         found |= {v for v in info.constants.values() if type(v) is int}
-    return sorted({n + d for n in found for d in (-1, 0, 1)} | {-n for n in found})[:64]
+        texts |= {v for v in info.constants.values() if isinstance(v, str) and len(v) <= 256}
+    ints = sorted({n + d for n in found for d in (-1, 0, 1)} | {-n for n in found})[:64]
+    near = {t + extra for t in texts for extra in ("", "x", " ")} | {t[:-1] for t in texts} | {t[1:] for t in texts}
+    return ints, sorted(near)[:64]
 
 
-def _ground_search(encoded: Any, candidates: list[list[Any]]) -> list[Any] | None:
+def _ground_search(kinds: list[Any], encoded: Any, candidates: list[list[Any]]) -> list[Any] | None:
     """A candidate input on which the failure formula evaluates to true (cheap: no search, just evaluation)."""
     for values in candidates:
-        pairs = []
-        for sym, value in zip(encoded.inputs, values):
-            if sym.kind == INT:
-                pairs.append((sym.term, z3.IntVal(value)))
-            elif sym.kind == BOOL:
-                pairs.append((sym.term, z3.BoolVal(value)))
-            else:
-                pairs.append((sym.term, encoded.ops.const(value)))
+        try:
+            pairs = bindings(kinds, encoded.inputs, values, encoded.ops)
+        except ValueError:  # a string past z3's alphabet: the concrete cross-check runs it, z3 cannot hold it
+            continue
         if z3.is_true(z3.simplify(z3.substitute(encoded.failure, *pairs))):
             return values
     return None
@@ -281,24 +317,5 @@ def _reason(result: Any) -> str:
     return "timeout" if result == z3.unknown else str(result)
 
 
-def _long(digits: str) -> int:
-    """``int(digits)`` for any length: ``int()`` refuses more than ``sys.get_int_max_str_digits()`` digits."""
-    sign, digits = (-1, digits[1:]) if digits.startswith("-") else (1, digits)
-    value = 0
-    for start in range(0, len(digits), 1000):
-        chunk = digits[start:start + 1000]
-        value = value * 10 ** len(chunk) + int(chunk)
-    return sign * value
-
-
 def _inputs(plan_: Plan, model: Any, inputs: list[Any]) -> list[Any]:
-    values = []
-    for kind, sym in zip(plan_.kinds, inputs):
-        if kind == INT:
-            values.append(_long(model.eval(sym.term, model_completion=True).as_string()))
-        elif kind == BOOL:
-            values.append(z3.is_true(model.eval(sym.term, model_completion=True)))
-        elif kind == FLOAT:
-            values.append(float_of_model(model, sym.term))
-    return values
-
+    return [from_model(kind, model, sym) for kind, sym in zip(plan_.kinds, inputs)]
