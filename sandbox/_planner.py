@@ -39,7 +39,7 @@ _SCALAR = re.compile(
 )
 _TENSOR = re.compile(r"\b(torch\.Tensor|Tensor|jax\.Array|jnp\.ndarray|jax\.numpy\.ndarray|Array|ArrayLike)\b")
 _MODULE_BASES = re.compile(r"\b(nn\.Module|torch\.nn\.Module|Module)\b")
-_SCALAR_ROUTE = ("smt", "pbt")
+_SCALAR_ROUTE = ("smt", "crosshair", "pbt")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ _REGISTRY: dict[str, str] = {
     "literal": "verifiers.literal:LiteralVerifier",
     "pbt": "verifiers.pbt:DifferentialTester",
     "smt": "verifiers.smt:SmtProver",
+    "crosshair": "verifiers.symbolic:PathSearch",
     "numeric": "verifiers.numeric:KernelComparator",
     "import": "verifiers.importable:ImportVerifier",
 }

@@ -55,6 +55,15 @@ def main(config):
     facts = {"pid": os.getpid(), "uid": os.getuid(), "seccomp": "off"}
     if config["seccomp"]:
         facts["seccomp"] = _seccomp()
+    # Modules a harness of ours needs that load native code (z3 and CrossHair's tracer look up
+    # hundreds of symbols through ctypes, which the audit hook refuses): imported here, before the
+    # tree is on the path (so it cannot shadow them) and before the hook.  Only the workers of a
+    # sibling executor made for that harness preload anything; ordinary workers show no harness.
+    for name in config.get("preload", ()):
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - reported; the harness says it is missing
+            facts.setdefault("preload_failed", []).append(f"{name}: {type(error).__name__}: {error}"[:200])
     sys.path.insert(0, config["tree"])
     if os.path.isdir(os.path.join(config["tree"], "src")):
         sys.path.insert(1, os.path.join(config["tree"], "src"))  # module names drop a leading src/

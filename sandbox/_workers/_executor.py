@@ -94,8 +94,11 @@ class IsolatedExecutor:
 
     def __init__(self, repo: Path, before: Mapping[str, str], after: Mapping[str, str], *,
                  timeout: float = 10.0, memory_mb: int = 4096, cpu_seconds: int = 60,
-                 strict: bool = False, _layers: tuple[str, ...] | None = None) -> None:
+                 strict: bool = False, preload: tuple[str, ...] = (),
+                 _layers: tuple[str, ...] | None = None) -> None:
         self._repo = Path(repo).resolve()
+        self._preload = tuple(preload)
+        self._siblings: dict[tuple[str, ...], IsolatedExecutor] = {}
         self._before, self._after = dict(before), dict(after)
         self._timeout, self._memory_mb, self._cpu_seconds = timeout, memory_mb, cpu_seconds
         if _layers is None:
@@ -254,8 +257,29 @@ class IsolatedExecutor:
         self._remeasured[side].add(module)
         return True
 
+    def sibling(self, preload: tuple[str, ...]) -> "IsolatedExecutor":
+        """An executor over the same two trees whose workers import ``preload`` before the audit hook.
+
+        For a harness of ours that loads native code at import (CrossHair: z3 and its tracer),
+        which the hook refuses once installed.  Its own workers, so the ordinary ones never
+        show that harness to the code under test; the same limits and isolation layers; made
+        once per ``preload`` and closed with this executor.
+        """
+        key = tuple(preload)
+        with self._setup_lock:
+            found = self._siblings.get(key)
+            if found is None:
+                found = self._siblings[key] = IsolatedExecutor(
+                    self._repo, self._before, self._after, timeout=self._timeout, memory_mb=self._memory_mb,
+                    cpu_seconds=self._cpu_seconds, strict=self._strict, preload=key, _layers=self._layers)
+                found._notes = self._notes
+            return found
+
     def close(self) -> None:
         """Kill every worker and delete the temporary trees."""
+        for sibling in list(self._siblings.values()):
+            sibling.close()
+        self._siblings.clear()
         _kill_all(self._workers)
         if self._spawner is not None:
             self._spawner.shutdown(wait=False)
@@ -667,7 +691,7 @@ class IsolatedExecutor:
                   "seccomp": "seccomp" in self._layers, "memory_mb": self._memory_mb,
                   "cpu_seconds": self._cpu_seconds,
                   "write_roots": [str(base / "tree"), str(base / "home"), str(base / "tmp")],
-                  "lib_prefixes": [sys.prefix, sys.base_prefix]}
+                  "lib_prefixes": [sys.prefix, sys.base_prefix], "preload": list(self._preload)}
         layout = _isolation.Layout(work, self._root / "runtime", self._repo)
         argv = _isolation.worker_argv(self._layers, layout, [str(runtime / "_child.py"), _json(config)])
         out, err = work.parent / f"{side}.stdout", work.parent / f"{side}.stderr"

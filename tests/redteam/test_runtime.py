@@ -117,7 +117,7 @@ def test_runtime_hostile_patch_is_rejected_by_running_it(repo, tmp_path, case: C
     assert levels["ops.py"]["level"] == "PASSED", "the static policy already caught it; pick a subtler pattern"
     outcome = levels[f"ops.{case.function}"]
     # z3 may find a refutation first; it is replayed in the same workers before it counts.
-    assert outcome["level"] == case.level and outcome["verifier"] in ("smt", "pbt"), outcome
+    assert outcome["level"] == case.level and outcome["verifier"] in ("smt", "crosshair", "pbt"), outcome
     text = json.dumps(outcome)
     for word in case.words:
         assert word in text
@@ -131,7 +131,7 @@ def test_an_equivalent_refactor_passes_in_the_workers(repo, tmp_path):
     code, report, err = check(repo, patch)
     assert code == 0, err + json.dumps(report, indent=1)
     outcome = next(o for o in report["obligations"] if o["target"] == "ops.clamp")
-    assert (outcome["level"], outcome["verifier"]) in (("PASSED", "pbt"), ("PROVEN", "smt"))
+    assert (outcome["level"], outcome["verifier"]) in (("PASSED", "pbt"), ("PROVEN", "smt"))  # never crosshair
 
 
 MONKEYPATCHES = [
@@ -149,7 +149,8 @@ def test_runtime_monkeypatching_of_shared_modules_is_a_violation(repo, tmp_path,
     code, report, err = check(repo, patch)
     assert code == 1, err
     outcome = next(o for o in report["obligations"] if o["target"] == "ops.clamp")
-    assert (outcome["level"], outcome["verifier"]) == ("VIOLATION", "pbt"), outcome
+    # run by CrossHair's replays or by the tester, whichever on the route executes it first
+    assert outcome["level"] == "VIOLATION" and outcome["verifier"] in ("crosshair", "pbt"), outcome
     assert "module-mutation" in {v["rule"] for v in report["violations"]}
 
 

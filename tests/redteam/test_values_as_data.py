@@ -88,7 +88,7 @@ def judge(make_repo, case: Case):
 @pytest.mark.parametrize("case", REFUTED + PASSED, ids=lambda c: c.name)
 def test_returned_arrays_are_compared_by_content(make_repo, case: Case):
     verdict, evidence = judge(make_repo, case)
-    assert (evidence.level.value, evidence.verifier) == (case.level, "pbt"), evidence.detail
+    assert evidence.level.value == case.level and evidence.verifier in ("crosshair", "pbt"), evidence.detail
     assert verdict.accepted is (case.level == "PASSED")
 
 

@@ -88,8 +88,8 @@ def test_modified_function_that_is_not_equivalent_is_refuted_with_a_replayed_cal
     verdict = checked(edit(repo, "return max(-limit, min(limit, value))", "return min(limit, max(-limit, value))"))
     assert not verdict.accepted
     outcome = next(o for o in verdict.outcomes if o.obligation.target == "train.clip")
-    assert outcome.obligation.route == ("smt", "pbt")
-    assert outcome.evidence.level.value == "REFUTED" and outcome.evidence.verifier in ("smt", "pbt")
+    assert outcome.obligation.route == ("smt", "crosshair", "pbt")
+    assert outcome.evidence.level.value == "REFUTED" and outcome.evidence.verifier in ("smt", "crosshair", "pbt")
     cex = outcome.evidence.counterexample
     assert cex is not None and cex.call.startswith("train.clip(") and cex.old != cex.new
     assert cex.replay.startswith("Gate.from_repo(") and "seed=3" in cex.replay
@@ -350,7 +350,7 @@ def test_classmethod_drops_cls_and_staticmethod_keeps_its_first_parameter(make_r
     patch = Patch.from_files({"c.py": src.replace("return n\n", "return n + 0\n").replace("2 * n", "n * 2")})
     verdict = Gate.from_repo(root).check(patch)
     routes = {o.obligation.target: o.obligation.route for o in verdict.outcomes}
-    assert routes["c.C.make"] == ("smt", "pbt") and routes["c.C.twice"] == ("smt", "pbt")
+    assert routes["c.C.make"] == ("smt", "crosshair", "pbt") and routes["c.C.twice"] == ("smt", "crosshair", "pbt")
 
 
 def test_changing_a_public_re_export_is_unanalysable_but_a_private_alias_follows_its_readers(make_repo):

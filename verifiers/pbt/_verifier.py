@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from verifiers._calls import call_arguments
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier, Violation
 from verifiers._values import Construct, Incomparable, same
 from verifiers.pbt._boundaries import mine
+from verifiers.symbolic import found_inputs
 from verifiers.pbt._coverage import CoverageReport
 from verifiers.pbt._coverage import measure as measure_coverage
 from verifiers.pbt._defaults import defaulted_parameters, mask_strategy, omission_note, with_omissions
@@ -172,6 +174,23 @@ class _Judge:
                        _show_outcome(old), _show_outcome(new))
 
 
+def _symbolic_cases(obligation: Obligation, context: Context, slots: list[_Slot],
+                    omittable: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The inputs CrossHair's path search found (earlier on the route), compared first.
+
+    Each reaches a path of one version, so a new branch that random and mined inputs miss may
+    still be taken -- and counted by the coverage of new conditions.
+    """
+    if any(s.receiver for s in slots):
+        return []
+    names = [s.name for s in slots]
+    out = []
+    for found in found_inputs(obligation, context):
+        if set(found) == set(names):
+            out.append((*(found[n] for n in names), *([()] if omittable else [])))
+    return out
+
+
 def _both_hit_a_limit(old: Outcome, new: Outcome) -> bool:
     """Both workers died of the same resource limit: the input is too big to judge, not a shared answer."""
     return (old.kind is OutcomeKind.DIED and new.kind is OutcomeKind.DIED and old.error_type == new.error_type
@@ -308,7 +327,7 @@ class DifferentialTester(Verifier):
         if omittable:
             index = {s.name: i for i, s in enumerate(slots) if not s.receiver}
             cases = with_omissions(cases, index, simple, omittable)
-        return judge, strategies, cases
+        return judge, strategies, itertools.chain(_symbolic_cases(obligation, context, slots, omittable), cases)
 
     def _slot(self, obligation: Obligation, cls: str | None, param: Param, types: Any, mined: Any,
               inputs: Any, *, receiver: bool = False) -> _Slot | None:
