@@ -140,18 +140,48 @@ def _propagate(path: str, module: str, changes: dict[str, Change], new: dict[str
         return
     members = _members_changed(module, changes, new)
     module_names = frozenset(q.rpartition(".")[2] for q in new if q.rpartition(".")[0] == module)
+    index = _BindingIndex(changed_bindings)
     for name, definition in new.items():
         if definition.kind not in (DefKind.FUNCTION, DefKind.METHOD):
             continue
         current = changes.get(name)
         if current is not None and current.change is not ChangeKind.COSMETIC:
             continue
-        because = {b for b in changed_bindings if _reads_binding(module, name, definition, b, module_names)}
+        because = {b for b in index.candidates(name, definition)
+                   if _reads_binding(module, name, definition, b, module_names)}
         because |= _dynamic_because(module, name, definition, members)
         if because:
             old = current.old if current else definition
             changes[name] = Change(name, definition.kind, ChangeKind.MODIFIED, path, old, definition,
                                    because=tuple(sorted(because)))
+
+
+class _BindingIndex:
+    """The changed bindings a function may read, found by name, not by trying each binding.
+
+    Trying every binding on every function costs functions x bindings: a file that gains
+    5,000 helpers would take 25 million tries.  A binding named by a plain name can only be
+    read by a function that reads that name; the others (``*``, ``<module code>``,
+    ``<class body>``) can only reach functions in their own scope.
+    """
+
+    def __init__(self, bindings: set[str]) -> None:
+        self._by_leaf: dict[str, list[str]] = {}
+        self._by_scope: dict[str, list[str]] = {}
+        for binding in bindings:
+            scope, _, leaf = binding.rpartition(".")
+            if leaf == "*" or leaf.startswith("<"):
+                self._by_scope.setdefault(scope, []).append(binding)
+            else:
+                self._by_leaf.setdefault(leaf, []).append(binding)
+
+    def candidates(self, reader: str, definition: Definition) -> Iterator[str]:
+        """Every binding ``_reads_binding`` could accept for ``reader`` (and some it will refuse)."""
+        for leaf in definition.reads | definition.attribute_reads:
+            yield from self._by_leaf.get(leaf, ())
+        parts = reader.split(".")
+        for end in range(1, len(parts)):
+            yield from self._by_scope.get(".".join(parts[:end]), ())
 
 
 def _members_changed(module: str, changes: dict[str, Change], new: dict[str, Definition]) -> dict[str, set[str]]:

@@ -21,7 +21,7 @@ from typing import IO, Callable, Sequence
 from sandbox._errors import SandboxError
 from sandbox._gate import Gate, open_state, recover_interrupted
 from sandbox._ledger import Ledger
-from sandbox._patch import Patch
+from sandbox._patch import Patch, PatchLimits
 from sandbox._report import FORMATS, progress_printer, render
 from sandbox._verdict import Progress, Verdict, approval_needed
 
@@ -163,7 +163,7 @@ def _apply(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def _run_check(gate: Gate, name: str, args: argparse.Namespace, stderr: IO[str]) -> Verdict:
-    return gate.check(_read_patch(name), replay=_replay(args, gate, name), fail_fast=args.fail_fast,
+    return gate.check(_read_patch(name, gate.config.limits), replay=_replay(args, gate, name), fail_fast=args.fail_fast,
                       progress=_progress(stderr))
 
 
@@ -322,13 +322,18 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return {"require": args.require, "jobs": args.jobs, "seed": args.seed}
 
 
-def _read_patch(name: str) -> Patch:
+def _read_patch(name: str, limits: PatchLimits | None = None) -> Patch:
+    """Read at most one byte past the size limit, so a huge patch costs no more than the limit to refuse."""
+    limits = limits or PatchLimits()
+    cap = limits.max_patch_bytes + 1
     if name == "-":
-        return Patch.load(sys.stdin.read(), name="<stdin>")
+        return Patch.load(sys.stdin.buffer.read(cap) if hasattr(sys.stdin, "buffer") else sys.stdin.read(cap),
+                          name="<stdin>", limits=limits)
     path = Path(name)
     if not path.is_file():
         raise SandboxError(f"{name}: no such patch file")
-    return Patch.load(path.read_bytes(), name=name)
+    with path.open("rb") as handle:
+        return Patch.load(handle.read(cap), name=name, limits=limits)
 
 
 def _emit(verdict: Verdict, args: argparse.Namespace, stdout: IO[str]) -> None:

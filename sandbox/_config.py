@@ -14,12 +14,15 @@ from typing import Any
 from properties import RULES
 
 from sandbox._errors import ConfigError
+from sandbox._patch import PatchLimits
 
 __all__ = ["Config", "load_config", "sandbox_table"]
 
 _REQUIRE = ("passed", "proven")
 _APPLY = ("auto", "proven", "manual")
 _ISOLATION = ("auto", "strict")
+_DEFAULT_LIMITS = PatchLimits()
+_LIMITS = ("max_patch_bytes", "max_patch_lines", "max_file_bytes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +46,19 @@ class Config:
     memory_mb: int = 4096
     slowdown: float = 10.0
     memory: float = 10.0
+    max_patch_bytes: int = _DEFAULT_LIMITS.max_patch_bytes
+    max_patch_lines: int = _DEFAULT_LIMITS.max_patch_lines
+    max_file_bytes: int = _DEFAULT_LIMITS.max_file_bytes
 
     def with_overrides(self, **overrides: Any) -> "Config":
         """A copy with the given non-``None`` settings replaced (and validated)."""
         given = {k: v for k, v in overrides.items() if v is not None}
         return _validated(dataclasses.replace(self, **given), "command line")
+
+    @property
+    def limits(self) -> PatchLimits:
+        """The size limits of a patch, for ``Patch.load(..., limits=...)`` and ``Patch.resolve``."""
+        return PatchLimits(**{name: getattr(self, name) for name in _LIMITS})
 
     @property
     def digest(self) -> str:
@@ -106,7 +117,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return {rule: _coerce("protected", globs, f"{where} allow.{rule}") for rule, globs in value.items()}
     expected = {"require": str, "apply": str, "ledger": str, "isolation": str, "seed": int, "jobs": int,
                 "max_examples": int, "memory_mb": int, "timeout": (int, float), "call_timeout": (int, float),
-                "slowdown": (int, float), "memory": (int, float)}[name]
+                "slowdown": (int, float), "memory": (int, float),
+                **dict.fromkeys(_LIMITS, int)}[name]
     if not isinstance(value, expected) or isinstance(value, bool):
         raise ConfigError(f"{where}: {name} has the wrong type: {value!r}")
     return value
@@ -125,7 +137,7 @@ def _validated(config: Config, where: str) -> Config:
         )
     if config.isolation not in _ISOLATION:
         raise ConfigError(f"{where}: isolation must be one of {', '.join(_ISOLATION)}, got {config.isolation!r}")
-    for name in ("max_examples", "memory_mb"):
+    for name in ("max_examples", "memory_mb", *_LIMITS):
         if getattr(config, name) < 1:
             raise ConfigError(f"{where}: {name} must be at least 1, got {getattr(config, name)}")
     for name in ("slowdown", "memory"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import codecs
+import dataclasses
 import enum
 import io
 import textwrap
@@ -80,7 +81,8 @@ def definitions(text: str | None, path: str, module: str) -> dict[str, Definitio
             path=path, line=error.lineno,
         ) from None
     try:
-        wrapper = MetadataWrapper(cst.parse_module(text or ""))
+        # The module is fresh and never shared, so the wrapper's defensive deep copy is pure cost.
+        wrapper = MetadataWrapper(cst.parse_module(text or ""), unsafe_skip_copy=True)
     except cst.ParserSyntaxError as error:
         raise PatchError(f"libcst cannot parse it: {error.message}", path=path, line=error.raw_line) from None
     collector = _Collector(wrapper, module)
@@ -96,6 +98,10 @@ class _Collector:
         self._found: dict[str, Definition] = {}
         self._grouped: dict[str, list[tuple[DefKind, cst.CSTNode]]] = {}
         self._bases: dict[str, tuple[str, ...]] = {}
+        # One statement may bind many names (``a, b, c = ...``, ``from m import a, b, c``): its code
+        # and parse are computed once and shared, so the cost stays linear in the file.
+        self._codes: dict[int, tuple[cst.CSTNode, str]] = {}
+        self._imports: dict[tuple[int, ...], dict[str, list[str]]] = {}
 
     def collect(self, body: Sequence[cst.CSTNode], prefix: str, in_class: bool) -> None:
         for index, stmt in enumerate(body):
@@ -152,20 +158,32 @@ class _Collector:
         )
 
     def finish(self) -> dict[str, Definition]:
+        shared: dict[tuple[int, ...], Definition] = {}
         for qualname, members in self._grouped.items():
-            kind = members[0][0]
-            spans = [self._span(node) for _, node in members]
-            codes = [textwrap.dedent(self._code(node).strip("\n")) for _, node in members]
-            tree = ast.parse("\n".join(codes))
-            dump = ast.dump(tree)
+            key = tuple(id(node) for _, node in members)
+            if key not in shared:
+                shared[key] = self._group_definition(members)
+            template = shared[key]
             if all(k is DefKind.IMPORT for k, _ in members):
-                dump = _import_binding(tree, qualname.rpartition(".")[2])
-            self._found[qualname] = Definition(
-                qualname, kind, "\n".join(codes), (spans[0][0], spans[-1][1]), dump, dump,
-                _reads(tree), _attribute_reads(tree), own_source="\n".join(codes),
-                class_bases=self._bases.get(qualname.rpartition(".")[0], ()),
-            )
+                imports = self._import_map(key, template.source)
+                dump = "; ".join(imports.get(qualname.rpartition(".")[2], ()))
+                template = dataclasses.replace(template, normal=dump, docstring_free=dump)
+            self._found[qualname] = dataclasses.replace(
+                template, qualname=qualname, class_bases=self._bases.get(qualname.rpartition(".")[0], ()))
         return self._found
+
+    def _group_definition(self, members: list[tuple[DefKind, cst.CSTNode]]) -> Definition:
+        spans = [self._span(node) for _, node in members]
+        source = "\n".join(textwrap.dedent(self._code(node).strip("\n")) for _, node in members)
+        tree = ast.parse(source)
+        dump = ast.dump(tree) if not all(k is DefKind.IMPORT for k, _ in members) else ""
+        return Definition("", members[0][0], source, (spans[0][0], spans[-1][1]), dump, dump,
+                          _reads(tree), _attribute_reads(tree), own_source=source)
+
+    def _import_map(self, key: tuple[int, ...], source: str) -> dict[str, list[str]]:
+        if key not in self._imports:
+            self._imports[key] = _import_bindings(ast.parse(source))
+        return self._imports[key]
 
     def _span(self, node: cst.CSTNode) -> tuple[int, int]:
         where = self._positions[node]
@@ -175,6 +193,12 @@ class _Collector:
         return start, where.end.line
 
     def _code(self, node: cst.CSTNode) -> str:
+        # The node is kept with its code: a freed node's id could be reused by a new one.
+        if id(node) not in self._codes:
+            self._codes[id(node)] = (node, self._uncached_code(node))
+        return self._codes[id(node)][1]
+
+    def _uncached_code(self, node: cst.CSTNode) -> str:
         code = self._module.code_for_node(node)
         # Leading comment lines belong to the node in libcst; they are not code.
         lines = code.splitlines(keepends=True)
@@ -222,17 +246,19 @@ def _bound_names(code: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _import_binding(tree: ast.AST, name: str) -> str:
-    """What the import statements bind ``name`` to, so splitting or reordering imports is cosmetic."""
-    bound = []
+def _import_bindings(tree: ast.AST) -> dict[str, list[str]]:
+    """What the import statements bind each name to, so splitting or reordering imports is cosmetic."""
+    bound: dict[str, list[str]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            bound += [f"import {a.name}" + (f" as {a.asname}" if a.asname else "")
-                      for a in node.names if (a.asname or a.name.split(".")[0]) == name]
+            for a in node.names:
+                text = f"import {a.name}" + (f" as {a.asname}" if a.asname else "")
+                bound.setdefault(a.asname or a.name.split(".")[0], []).append(text)
         elif isinstance(node, ast.ImportFrom):
             source = "." * node.level + (node.module or "")
-            bound += [f"from {source} import {a.name}" for a in node.names if (a.asname or a.name) == name]
-    return "; ".join(bound)
+            for a in node.names:
+                bound.setdefault(a.asname or a.name, []).append(f"from {source} import {a.name}")
+    return bound
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:

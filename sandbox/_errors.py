@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ApplyError", "ConfigError", "GateError", "PatchError", "SandboxError", "StaleTreeError"]
+__all__ = ["ApplyError", "ConfigError", "GateError", "PatchError", "PatchLimitError", "SandboxError",
+           "StaleTreeError"]
 
 
 class SandboxError(Exception):
@@ -27,6 +28,17 @@ class PatchError(SandboxError):
                 where += f" (hunk {hunk})"
             where += ": "
         super().__init__(where + message)
+
+
+class PatchLimitError(PatchError):
+    """The patch, or one file it touches, is larger than a configured limit (checked before parsing).
+
+    ``limit`` is the ``[tool.sandbox]`` key, ``maximum`` its value and ``size`` what was measured.
+    """
+
+    def __init__(self, message: str, *, limit: str, size: int, maximum: int, path: str | None = None) -> None:
+        self.limit, self.size, self.maximum = limit, size, maximum
+        super().__init__(message, path=path)
 
 
 class ConfigError(SandboxError):

@@ -89,7 +89,7 @@ class Gate:
                 f"{self.state_dir}: an interrupted apply is pending, so the tree may be half-written; "
                 "run `sandbox recover` (or any `sandbox apply`) to complete or roll it back first"
             )
-        files = patch.resolve(self.root)
+        files = patch.resolve(self.root, limits=self.config.limits)
         changes = analyse(files)
         before = {f.path: f.before_text for f in files if f.before_text is not None}
         after = {f.path: f.after_text for f in files if f.after_text is not None}

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox._config import Config, sandbox_table
+from sandbox._config import Config, load_config, sandbox_table
 from sandbox._errors import GateError, PatchError
 from sandbox._ledger import Anchor
 from sandbox._patch import Patch
@@ -54,13 +54,15 @@ def check_revisions(repo: Path, base: str, head: str | None, *, replay: str | No
                 *([head] if head else []), "--")
     if not diff.strip():
         raise PatchError(f"git diff {base}..{head or 'work tree'} is empty: nothing to check")
-    patch = Patch.from_diff(diff)
     with tempfile.TemporaryDirectory(prefix="sandbox-base-") as scratch:
         root = Path(scratch)
         pyproject = _show(repo, base, "pyproject.toml")
         table = sandbox_table(pyproject.decode("utf-8", "replace")) if pyproject else None
         property_files = tuple((table or {}).get("properties", Config().properties))
-        for path in {*patch.paths, "pyproject.toml", *property_files}:
+        _export(repo, base, "pyproject.toml", root)
+        # The base revision's own limits decide what size of diff is taken on.
+        patch = Patch.from_diff(diff, limits=load_config(root).limits)
+        for path in {*patch.paths, *property_files}:
             _export(repo, base, path, root)
         gate = Gate.from_repo(root, worker_tree=repo, **overrides)
         # Replayable later: the real repository, not this scratch export (callers pass commit hashes).

@@ -8,18 +8,61 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sandbox._diff import FileDiff, NotADiffError, apply_hunks, parse_diff
-from sandbox._errors import PatchError
+from sandbox._errors import PatchError, PatchLimitError
 from sandbox._paths import check_text, normalise_path, read_current
 
-__all__ = ["Edit", "FileChange", "Patch"]
+__all__ = ["Edit", "FileChange", "Patch", "PatchLimits"]
 
 _FORMS = ("use one of: a unified diff as `git diff` writes it; JSON {\"files\": {path: text or "
           "null}}; JSON {\"edits\": [{\"path\": ..., \"old_str\": ..., \"new_str\": ...}, ...]}; "
           "a bare JSON list of such edits; or a bare JSON map {path: text or null}")
 _EDIT_KEYS = frozenset({"path", "old_str", "new_str"})
+
+
+@dataclass(frozen=True, slots=True)
+class PatchLimits:
+    """The largest patch the gate takes on: intake refuses more before parsing, so cost stays bounded.
+
+    ``max_patch_lines`` counts changed lines: the ``+``/``-`` lines of a diff (its file headers
+    too, so no line escapes the count), every line of a new file content, the lines of each
+    edit's ``old_str`` and ``new_str``, and the lines of a file deleted by name.
+    ``max_file_bytes`` applies to both sides of every touched file; it matches the 1 MiB above
+    which the workers do not copy a file, so a larger touched file could not be run anyway.
+    Each str_replace edit searches its whole file, so edits may scan at most
+    64 x ``max_patch_bytes`` bytes in all: the cost of intake stays linear
+    in the patch, where 100,000 one-line edits to a 1 MiB file would scan 100 GB.
+    """
+
+    max_patch_bytes: int = 5_000_000
+    max_patch_lines: int = 100_000
+    max_file_bytes: int = 1024 * 1024
+
+    def check_patch(self, size: int, lines: int, name: str) -> None:
+        """Refuse a patch of more than ``max_patch_bytes`` bytes or ``max_patch_lines`` changed lines."""
+        for limit, measured, unit in (("max_patch_bytes", size, "bytes"), ("max_patch_lines", lines, "changed lines")):
+            maximum = getattr(self, limit)
+            if measured > maximum:
+                raise PatchLimitError(
+                    f"the patch has {measured:,} {unit}, over the limit {limit} = {maximum:,}; split it into "
+                    f"smaller patches, or raise the limit in pyproject.toml: [tool.sandbox] {limit} = {measured}",
+                    limit=limit, size=measured, maximum=maximum, path=name)
+
+    def check_file(self, path: str, size: int, what: str) -> None:
+        """Refuse a touched file (``what``: which side) of more than ``max_file_bytes`` bytes."""
+        if size > self.max_file_bytes:
+            raise PatchLimitError(
+                f"{what} is {size:,} bytes, over the limit max_file_bytes = {self.max_file_bytes:,} (the "
+                "workers do not copy larger files, and analysing one costs more than a check should); "
+                "leave this file out of the patch, or raise the limit in pyproject.toml: "
+                f"[tool.sandbox] max_file_bytes = {size}",
+                limit="max_file_bytes", size=size, maximum=self.max_file_bytes, path=path)
+
+
+_DEFAULT_LIMITS = PatchLimits()
+_EDIT_SCAN_FACTOR = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,27 +129,38 @@ class Patch:
     """A proposed change, validated as far as it can be without the tree. Build it with a ``from_*``."""
 
     _operations: tuple[_Operation, ...]
+    # What intake measured and checked; resolve() checks the touched files against the same limits.
+    _size: int = field(default=0, compare=False)
+    _lines: int = field(default=0, compare=False)
+    _limits: PatchLimits = field(default=_DEFAULT_LIMITS, compare=False)
 
     @classmethod
-    def from_diff(cls, text: str, *, name: str = "<diff>") -> Patch:
+    def from_diff(cls, text: str, *, name: str = "<diff>", limits: PatchLimits | None = None) -> Patch:
         """A unified diff as ``git diff`` (any prefix style, renames) or ``diff -u`` writes it."""
         if not isinstance(text, str):
             raise PatchError(f"a diff must be text, got {type(text).__name__}", path=name)
+        limits = limits or _DEFAULT_LIMITS
+        size, lines = _byte_length(text), _diff_lines(text)
+        limits.check_patch(size, lines, name)
         text, links = _split_links(text, name)
-        return cls((*(parse_diff(text, name=name) if text or not links else ()), *links))
+        return cls((*(parse_diff(text, name=name) if text or not links else ()), *links), size, lines, limits)
 
     @classmethod
-    def from_files(cls, files: Mapping[str, str | bytes | None]) -> Patch:
+    def from_files(cls, files: Mapping[str, str | bytes | None], *, limits: PatchLimits | None = None) -> Patch:
         """New contents by path (text or bytes); ``None`` deletes the file."""
         if not isinstance(files, Mapping) or not files:
             raise PatchError("from_files needs a non-empty mapping {path: text, bytes or None}",
                              path="<files>")
-        writes = [_write(raw, content) for raw, content in files.items()]
+        limits = limits or _DEFAULT_LIMITS
+        writes = [_write(raw, content, limits) for raw, content in files.items()]
         _check_unique(write.path for write in writes)
-        return cls(tuple(writes))
+        contents = [write.content for write in writes if write.content is not None]
+        size, lines = sum(map(len, contents)), sum(_line_count(content) for content in contents)
+        limits.check_patch(size, lines, "<files>")
+        return cls(tuple(writes), size, lines, limits)
 
     @classmethod
-    def from_edits(cls, edits: Iterable[Edit | Mapping[str, str]]) -> Patch:
+    def from_edits(cls, edits: Iterable[Edit | Mapping[str, str]], *, limits: PatchLimits | None = None) -> Patch:
         """str_replace edits, applied in order; several may edit the same file."""
         if isinstance(edits, (str, bytes, Mapping)) or not isinstance(edits, Iterable):
             raise PatchError("from_edits needs a list of edits {path, old_str, new_str}",
@@ -114,11 +168,21 @@ class Patch:
         checked = tuple(_edit(edit, number) for number, edit in enumerate(edits, 1))
         if not checked:
             raise PatchError("the list of edits is empty; give at least one edit", path="<edits>")
-        return cls(checked)
+        limits = limits or _DEFAULT_LIMITS
+        texts = [text for edit in checked for text in (edit.old_str, edit.new_str)]
+        size, lines = sum(map(_byte_length, texts)), sum(_line_count(text) for text in texts)
+        limits.check_patch(size, lines, "<edits>")
+        return cls(checked, size, lines, limits)
 
     @classmethod
-    def load(cls, data: str | bytes, *, name: str = "<patch>") -> Patch:
-        """Read a patch file: a unified diff, or one of the JSON forms ``from_files``/``from_edits`` take."""
+    def load(cls, data: str | bytes, *, name: str = "<patch>", limits: PatchLimits | None = None) -> Patch:
+        """Read a patch file: a unified diff, or one of the JSON forms ``from_files``/``from_edits`` take.
+
+        ``limits`` (default: ``PatchLimits()``) are checked on the raw bytes before anything is parsed.
+        """
+        limits = limits or _DEFAULT_LIMITS
+        if isinstance(data, (str, bytes)):
+            limits.check_patch(_byte_length(data), _diff_lines(data), name)
         text = _decode(data, name).removeprefix("\ufeff")
         try:
             value = json.loads(text)
@@ -127,22 +191,22 @@ class Patch:
                 raise PatchError(f"invalid JSON at line {exc.lineno} column {exc.colno}: "
                                  f"{exc.msg}; " + _FORMS, path=name) from None
             try:
-                return cls.from_diff(text, name=name)
+                return cls.from_diff(text, name=name, limits=limits)
             except NotADiffError as error:
                 raise PatchError(f"{error.reason}; or {_FORMS}", path=name) from None
-        return cls._from_json(value, name)
+        return cls._from_json(value, name, limits)
 
     @classmethod
-    def _from_json(cls, value: object, name: str) -> Patch:
+    def _from_json(cls, value: object, name: str, limits: PatchLimits) -> Patch:
         if isinstance(value, list):
-            return cls.from_edits(value)
+            return cls.from_edits(value, limits=limits)
         if isinstance(value, dict) and value.keys() == {"files"} and isinstance(value["files"], dict):
-            return cls.from_files(value["files"])
+            return cls.from_files(value["files"], limits=limits)
         if isinstance(value, dict) and value.keys() == {"edits"} and isinstance(value["edits"], list):
-            return cls.from_edits(value["edits"])
+            return cls.from_edits(value["edits"], limits=limits)
         if isinstance(value, dict) and value and not value.keys() & {"files", "edits"} and all(
                 content is None or isinstance(content, str) for content in value.values()):
-            return cls.from_files(value)
+            return cls.from_files(value, limits=limits)
         raise PatchError("this is not a patch form the sandbox accepts; " + _FORMS, path=name)
 
     @property
@@ -157,15 +221,19 @@ class Patch:
                                sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
-    def resolve(self, root: str | os.PathLike[str]) -> tuple[FileChange, ...]:
+    def resolve(self, root: str | os.PathLike[str], *, limits: PatchLimits | None = None) -> tuple[FileChange, ...]:
         """Apply the patch in memory to the files under ``root``; return the changes sorted by path.
 
         Reads only; never writes. Raises PatchError if the patch does not apply or
-        changes nothing.
+        changes nothing, PatchLimitError if it, or a file it touches, is over ``limits``
+        (default: the limits the patch was built with).
         """
         if not os.path.isdir(root):
             raise PatchError("the repository root is not a directory", path=os.fspath(root))
-        tree = _Tree(root)
+        limits = limits or self._limits
+        if limits is not self._limits:
+            limits.check_patch(self._size, self._lines, "the patch")
+        tree = _Tree(root, limits, self._lines)
         for number, op in enumerate(self._operations, 1):
             _apply(tree, op, number)
         changes = tree.changes()
@@ -183,7 +251,23 @@ def _decode(data: str | bytes, name: str) -> str:
     return check_text(data, name, what="the patch file")
 
 
-def _write(raw: object, content: object) -> _Write:
+def _diff_lines(text: str | bytes) -> int:
+    """The lines starting with ``+`` or ``-``: an upper bound of a diff's changed lines, cheap to count."""
+    plus, minus, newline = ("+", "-", "\n") if isinstance(text, str) else (b"+", b"-", b"\n")
+    return text.startswith((plus, minus)) + text.count(newline + plus) + text.count(newline + minus)
+
+
+def _line_count(content: str | bytes) -> int:
+    newline = "\n" if isinstance(content, str) else b"\n"
+    return content.count(newline) + (bool(content) and not content.endswith(newline))
+
+
+def _byte_length(text: str | bytes) -> int:
+    # surrogatepass: a lone surrogate is refused later, with its own message; here it only has a size
+    return len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _write(raw: object, content: object, limits: PatchLimits) -> _Write:
     path = normalise_path(raw)
     if content is None:
         return _Write(path, None)
@@ -192,6 +276,7 @@ def _write(raw: object, content: object) -> _Write:
     if not isinstance(content, bytes):
         raise PatchError(f"new content must be str, bytes or None, got {type(content).__name__}",
                          path=path)
+    limits.check_file(path, len(content), "the new content")
     check_text(content, path, what="the new content")
     return _Write(path, content)
 
@@ -276,12 +361,20 @@ def _canonical(op: _Operation) -> dict[str, object]:
 
 
 class _Tree:
-    """The files a patch touches: their bytes on disk, and their content as the patch leaves them."""
+    """The files a patch touches: their bytes on disk, and their content as the patch leaves them.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    The new content is kept as text while operations apply, and encoded once at the end: many
+    edits to one file then cost one pass over the file each, not four.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], limits: PatchLimits = _DEFAULT_LIMITS,
+                 lines: int = 0) -> None:
         self._root = root
+        self._limits = limits
+        self._lines = lines
+        self._scanned = 0
         self._before: dict[str, bytes | None] = {}
-        self._after: dict[str, bytes | None] = {}
+        self._after: dict[str, str | None] = {}
         self._renamed: dict[str, str] = {}
         self._links: set[str] = set()
 
@@ -297,22 +390,35 @@ class _Tree:
             if before is not None:
                 self._links.add(path)
             else:
+                self._limits.check_file(path, _size_on_disk(self._root, path), "the current file")
                 before = read_current(self._root, path)
-            if before is not None:
-                check_text(before, path, what="the current file")
-            self._before[path] = self._after[path] = before
-        current = self._after[path]
-        return None if current is None else current.decode("utf-8")
+            decoded = None if before is None else check_text(before, path, what="the current file")
+            self._before[path], self._after[path] = before, decoded
+        return self._after[path]
 
     def set(self, path: str, text: str | bytes | None, *, renamed_from: str | None = None) -> None:
-        """Record the file's new content (None: deleted)."""
+        """Record the file's new content (None: deleted); checked for NUL bytes and encoding at the end."""
         self.text(path)
-        content = _encode(text, path) if isinstance(text, str) else text
-        if content is not None:
-            check_text(content, path, what="the new content")
-        self._after[path] = content
+        self._after[path] = text.decode("utf-8") if isinstance(text, bytes) else text
         if renamed_from is not None:
             self._renamed[path] = renamed_from
+
+    def count_scan(self, edit: Edit, number: int, text: str) -> None:
+        """Charge an edit's search of its whole file to the patch's scan budget."""
+        self._scanned += len(text)
+        budget = _EDIT_SCAN_FACTOR * self._limits.max_patch_bytes
+        if self._scanned > budget:
+            raise PatchLimitError(
+                f"edit {number}: the edits so far search {self._scanned:,} bytes of file text (each edit "
+                f"reads its whole file), over {_EDIT_SCAN_FACTOR} x max_patch_bytes = {budget:,}; for a change "
+                "this large send a unified diff or {\"files\": {path: new text}}, or raise max_patch_bytes "
+                "in pyproject.toml [tool.sandbox]",
+                limit="max_patch_bytes", size=self._scanned, maximum=budget, path=edit.path)
+
+    def count_whole(self, text: str) -> None:
+        """A file deleted by name, renamed or copied changes all its lines, though the patch does not list them."""
+        self._lines += _line_count(text)
+        self._limits.check_patch(0, self._lines, "the patch (with the files it deletes, renames or copies)")
 
     def is_link(self, path: str) -> bool:
         """True if the patch touches ``path`` as a symlink (in the tree, or made by the patch)."""
@@ -320,16 +426,36 @@ class _Tree:
 
     def link(self, path: str, content: bytes | None) -> None:
         """Record that the patch makes, changes or removes the symlink ``path``."""
-        self.text(path)
-        self._after[path] = content
+        self.set(path, content)
         self._links.add(path)
 
     def changes(self) -> tuple[FileChange, ...]:
         """Every file whose content changes (and every symlink the patch touches), sorted by path."""
-        return tuple(FileChange(path, self._before[path], self._after[path], self._renamed.get(path),
-                                symlink=path in self._links)
-                     for path in sorted(self._before)
-                     if self._before[path] != self._after[path] or path in self._links)
+        found = []
+        for path in sorted(self._before):
+            after = self._content(path)
+            if self._before[path] != after or path in self._links:
+                found.append(FileChange(path, self._before[path], after, self._renamed.get(path),
+                                        symlink=path in self._links))
+        return tuple(found)
+
+    def _content(self, path: str) -> bytes | None:
+        text = self._after[path]
+        if text is None:
+            return None
+        content = _encode(text, path)
+        if path not in self._links:
+            self._limits.check_file(path, len(content), "the new content")
+        check_text(content, path, what="the new content")
+        return content
+
+
+def _size_on_disk(root: str | os.PathLike[str], path: str) -> int:
+    """The size of ``root/path`` before reading it (0 when absent; read_current refuses odd kinds)."""
+    try:
+        return os.lstat(os.path.join(root, path)).st_size
+    except OSError:
+        return 0
 
 
 def _leaf_link(root: str | os.PathLike[str], path: str) -> bytes | None:
@@ -356,7 +482,7 @@ def _apply(tree: _Tree, op: _Operation, number: int) -> None:
         tree.link(op.path, op.content)
     elif isinstance(op, _Write):
         if op.content is None:
-            _require(tree, op.path, "cannot delete it")
+            tree.count_whole(_require(tree, op.path, "cannot delete it"))
         tree.set(op.path, op.content)
     else:
         _apply_edit(tree, op, number)
@@ -394,6 +520,7 @@ def _apply_diff(tree: _Tree, diff: FileDiff) -> None:
         return
     if diff.new_path != diff.old_path:
         _refuse_existing(tree, diff.new_path, "choose a new name or delete that file first")
+        tree.count_whole(result)
         if not diff.copy:
             tree.set(diff.old_path, None)
     renamed_from = diff.old_path if diff.new_path != diff.old_path and not diff.copy else None
@@ -409,17 +536,18 @@ def _apply_edit(tree: _Tree, edit: Edit, number: int) -> None:
     if tree.is_link(edit.path):
         tree.link(edit.path, _encode(edit.new_str, edit.path))
         return
-    starts = _occurrences(text, edit.old_str)
+    tree.count_scan(edit, number, text)
+    starts = _occurrences(text, edit.old_str, at_most=2)
     if len(starts) != 1:
-        raise PatchError(f"edit {number}: " + _count_problem(text, edit.old_str, starts),
+        raise PatchError(f"edit {number}: " + _count_problem(text, edit.old_str, _occurrences(text, edit.old_str)),
                          path=edit.path)
     index = starts[0]
     tree.set(edit.path, text[:index] + edit.new_str + text[index + len(edit.old_str):])
 
 
-def _occurrences(text: str, needle: str) -> list[int]:
+def _occurrences(text: str, needle: str, at_most: int | None = None) -> list[int]:
     found, index = [], text.find(needle)
-    while index != -1:
+    while index != -1 and len(found) != at_most:
         found.append(index)
         index = text.find(needle, index + 1)
     return found

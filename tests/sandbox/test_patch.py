@@ -491,6 +491,6 @@ def test_module_exports() -> None:
     import sandbox._patch
     import sandbox._paths
 
-    assert sandbox._patch.__all__ == ["Edit", "FileChange", "Patch"]
+    assert sandbox._patch.__all__ == ["Edit", "FileChange", "Patch", "PatchLimits"]
     assert all(hasattr(module, name) for module in (sandbox._diff, sandbox._paths, sandbox._patch)
                for name in module.__all__)
