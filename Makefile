@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean system-deps
+.PHONY: demo test bench gpu-check clean system-deps
 
 # bubblewrap confines the worker processes that run untrusted code.  Installed where we can
 # (root with apt-get, as in CI); elsewhere the workers run with reduced isolation and say so.
@@ -37,6 +37,11 @@ bench: $(STAMP)
 	$(PY) bench/prover_fuzz.py 300 0
 	$(PY) bench/coverage.py
 	$(PY) bench/smt_share.py
+
+# The kernel comparisons of the demos and tests on CUDA (both sides on the GPU against the
+# float64 oracle, device branches taken both ways); skips with a message where no GPU is present.
+gpu-check: $(STAMP)
+	$(PY) scripts/gpu_check.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,7 +6,10 @@ whole gate (``Gate.check``), so its wall time includes starting the two isolated
 workers and importing torch or jax in each; that import is also timed on its own
 (a bare ``python -c "import torch"``) to show what a warm pair of workers saves.
 Prints, per pair, the verdict, the wall time and the deciding check; then the
-median, and any wrongly judged pair (there must be none).  Run with ``make bench``.
+median, and any wrongly judged pair (there must be none).  Then the added cost of
+the extra run-time modes and thread counts (``verifiers.numeric._modes``): every
+pair checked again with them switched off, wall time per check with and without,
+medians and their ratio.  Run with ``make bench``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sandbox import Gate, Patch  # noqa: E402
+from verifiers.numeric import _modes  # noqa: E402
 
 HEAD = "import math\nimport torch\nimport torch.nn.functional as F\n\n\n"
 JAX_HEAD = "import math\nimport jax\nimport jax.numpy as jnp\n\n\n"
@@ -57,6 +62,9 @@ SAFE = {
     "layer-norm-rsqrt": (NORM, "def f(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:\n"
                                "    xc = x - x.mean(dim=-1, keepdim=True)\n"
                                "    return xc * torch.rsqrt(xc.pow(2).mean(dim=-1, keepdim=True) + 1e-5) * weight + bias\n"),
+    "gelu-autograd-only-fast-path": (GELU, "def f(x: torch.Tensor) -> torch.Tensor:\n"
+                                           "    return F.gelu(x) if not x.requires_grad else "
+                                           "0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))\n"),
     "jax-gelu": (JAX_HEAD + JAX_GELU, JAX_HEAD + "def f(x: jax.Array) -> jax.Array:\n"
                                                 "    return jax.nn.gelu(x, approximate=False)\n"),
 }
@@ -84,6 +92,11 @@ UNSAFE = {
     "gelu-preallocated-buffer": (GELU, "_OUT = {}\n\n\ndef f(x: torch.Tensor) -> torch.Tensor:\n"
                                        "    out = _OUT.setdefault((x.shape, x.dtype), torch.empty_like(x))\n"
                                        "    return out.copy_(F.gelu(x))\n"),
+    "gelu-inference-only": (GELU, "def f(x: torch.Tensor) -> torch.Tensor:\n"
+                                  "    return F.gelu(x, approximate='tanh') if x.is_inference() else F.gelu(x)\n"),
+    "gelu-no-grad-only": (GELU, "def f(x: torch.Tensor) -> torch.Tensor:\n"
+                                "    recording = torch.ones(1, requires_grad=True).mul(2).requires_grad\n"
+                                "    return F.gelu(x) if recording else F.gelu(x, approximate='tanh')\n"),
     "gelu-autograd-only": (GELU, "def f(x: torch.Tensor) -> torch.Tensor:\n"
                                  "    return F.gelu(x) + (1e-2 if x.requires_grad else 0.0)\n"),
 }
@@ -130,6 +143,28 @@ def main() -> None:
           f"a bare import costs torch {torch_import:.2f} s, jax {jax_import:.2f} s, in each of the two workers")
     wrong = [r[1] for r in rows if (r[0] == "unsafe") == r[2]]
     print("accepted unsafe / rejected safe kernels: " + (", ".join(wrong) if wrong else "none"))
+    _modes_cost(rows)
+
+
+def _modes_cost(rows: list[tuple[Any, ...]]) -> None:
+    """Every pair again without the extra modes and thread counts: what they add to a check's wall time."""
+    _modes.ENABLED = False
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            bare = {name: run(name, old, new, Path(scratch))
+                    for group, pairs in (("safe", SAFE), ("unsafe", UNSAFE)) for name, (old, new) in pairs.items()}
+    finally:
+        _modes.ENABLED = True
+    print(f"\n{'pair':<34}{'with modes s':>13}{'without s':>11}{'ratio':>7}  verdict without modes")
+    for group, name, accepted, wall, _, _ in rows:
+        without = bare[name]
+        note = "" if without[1] == accepted else f"  (differs: {'accepted' if without[1] else 'rejected'})"
+        print(f"{group + ':' + name:<34}{wall:>13.2f}{without[2]:>11.2f}{wall / without[2]:>7.2f}{note}")
+    with_modes, without = statistics.median(r[3] for r in rows), statistics.median(b[2] for b in bare.values())
+    safe = [r for r in rows if r[0] == "safe"]
+    print(f"median wall time per check: {with_modes:.2f} s with the extra modes and thread counts, {without:.2f} s "
+          f"without (ratio {with_modes / without:.2f}); safe pairs, which run every mode: "
+          f"{statistics.median(r[3] for r in safe):.2f} s vs {statistics.median(bare[r[1]][2] for r in safe):.2f} s")
 
 
 if __name__ == "__main__":

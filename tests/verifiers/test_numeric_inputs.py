@@ -181,6 +181,27 @@ def test_a_variadic_group_is_0_to_2_leading_dims_shared_by_every_parameter(group
     assert ranks == {0, 1, 2}
 
 
+def test_pinned_dims_and_groups_are_kept_and_only_the_others_shrink_to_the_cap():
+    from verifiers.numeric._annotations import shapes
+
+    dims = {"q": ("*batch", "seq", "dim"), "w": ("dim",)}
+    found, named = shapes(dims, (4, 37, 96), np.random.default_rng(0), fixed={"dim": 4096, "*batch": (3,)})
+    assert found["w"] == (4096,) and found["q"][0] == 3 and found["q"][-1] == 4096
+    assert math.prod(found["q"]) <= CAP and named["dim"] == 4096
+    wide, _ = shapes(dims, (4, 37, 96), np.random.default_rng(0), fixed={"dim": 4096}, cap=10 ** 6)
+    assert wide["q"][-2] == 37  # a larger cap leaves the other dims as the case gave them
+
+
+def test_build_makes_one_normal_case_and_scales_only_the_named_parameter():
+    params = parameters("def k(x: torch.Tensor, weight: torch.Tensor): ...", False)
+    plain = _inputs.build(params, (2, 4096), 3)
+    scaled = _inputs.build(params, (2, 4096), 3, scale=("x", 100.0))
+    assert arrays(plain)["x"].shape == (2, 4096) and arrays(plain)["weight"].shape == (4096,)
+    assert np.allclose(arrays(scaled)["x"], 100.0 * arrays(plain)["x"])
+    assert np.array_equal(arrays(scaled)["weight"], arrays(plain)["weight"])
+    assert plain.threshold == "" and plain.magnitude == "normal"
+
+
 @pytest.mark.parametrize("note", ['Float[Tensor, "dim-1"]', "Float[Tensor, dims]", 'Float[Tensor, "a ** b"]',
                                   "Float[Tensor]", 'Float[Tensor, "*a*"]'])
 def test_unreadable_shapes_fall_back_to_the_case_shape(note):

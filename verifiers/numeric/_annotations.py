@@ -21,6 +21,8 @@ across the signature, take its dims right-aligned (``"batch seq dim"`` on ``(4, 
 96)`` gives 4, 37, 96); names beyond its rank take one of its dims at random; a
 variadic group takes (up to two of) the leading dims left over, else 0-2 drawn ones.
 Then the largest sizes are shrunk until every tensor has at most ``CAP`` elements.
+Dims a caller pins (``fixed``: the threshold cases' ``{"dim": 4096}``) keep their size,
+and the cap can be raised for them (``cap``); only the other dims shrink.
 """
 
 from __future__ import annotations
@@ -136,9 +138,15 @@ def _dims(text: str, param: str) -> Dims | None:
     return tuple(found)
 
 
-def shapes(dims: dict[str, Dims], case: tuple[int, ...],
-           rng: np.random.Generator) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
-    """Each parameter's shape for one case, and the size of each named dim (see the module docstring)."""
+def shapes(dims: dict[str, Dims], case: tuple[int, ...], rng: np.random.Generator,
+           fixed: dict[str, int | tuple[int, ...]] | None = None,
+           cap: int = CAP) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """Each parameter's shape for one case, and the size of each named dim (see the module docstring).
+
+    ``fixed`` pins named dims (``{"dim": 4096}``) and variadic groups (``{"*batch": (2, 3)}``)
+    whatever the case's shape says; shrinking to ``cap`` elements never touches them.
+    """
+    fixed = fixed or {}
     pool = case or (1,)
     names = list(dict.fromkeys(d for ds in dims.values() for d in ds if isinstance(d, str) and d[0] != "*"))
     named = {name: pool[-i] if i <= len(case) else int(rng.choice(pool))
@@ -146,8 +154,10 @@ def shapes(dims: dict[str, Dims], case: tuple[int, ...],
     leftover = tuple(case[:max(len(case) - len(names), 0)])[-2:]
     groups = {d: leftover or tuple(int(rng.choice(pool)) for _ in range(rng.integers(0, 3)))
               for ds in dims.values() for d in ds if isinstance(d, str) and d[0] == "*"}
+    named.update({k: v for k, v in fixed.items() if isinstance(v, int) and k in named})
+    groups.update({k: tuple(v) for k, v in fixed.items() if isinstance(v, tuple) and k in groups})
     for ds in dims.values():  # shrinking only ever lowers the other tensors' sizes too
-        _fit(ds, named, groups)
+        _fit(ds, named, groups, cap, set(fixed))
     return {p: _shape(ds, named, groups) for p, ds in dims.items()}, named
 
 
@@ -161,10 +171,11 @@ def _shape(dims: Dims, named: dict[str, int], groups: dict[str, tuple[int, ...]]
     return tuple(found)
 
 
-def _fit(dims: Dims, named: dict[str, int], groups: dict[str, tuple[int, ...]]) -> None:
-    while math.prod(_shape(dims, named, groups)) > CAP:
-        free = [(named[d], d, -1) for d in dims if d in named]
-        free += [(n, d, i) for d in dims if d in groups for i, n in enumerate(groups[d])]
+def _fit(dims: Dims, named: dict[str, int], groups: dict[str, tuple[int, ...]], cap: int,
+         pinned: set[str]) -> None:
+    while math.prod(_shape(dims, named, groups)) > cap:
+        free = [(named[d], d, -1) for d in dims if d in named and d not in pinned]
+        free += [(n, d, i) for d in dims if d in groups and d not in pinned for i, n in enumerate(groups[d])]
         size, key, at = max(free, default=(1, "", -1))
         if size <= 1:
             return

@@ -33,8 +33,9 @@ AUTOGRAD = "same forward with autograd on"
 STEPS = "state after several steps"
 SETTINGS = "process-wide settings (precision, RNG, modes)"
 REUSE = "output memory reused across calls"
+MODES = "same values in every run-time mode and thread count"
 CHECKS = (ERROR, STRUCTURE, DEVICE, MUTATION, ALIASING, DETERMINISM, NONFINITE, CACHED, SEPARATE, LARGE, AUTOGRAD,
-          STEPS, SETTINGS, REUSE)
+          STEPS, SETTINGS, REUSE, MODES)
 
 
 @dataclass(frozen=True, slots=True)

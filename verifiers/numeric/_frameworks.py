@@ -21,6 +21,11 @@ if TYPE_CHECKING:  # the worker watches the modules the harness holds (this one 
 
 __all__ = ["Jax", "Torch", "leaves", "load", "loaded"]
 
+# The run-time modes each adapter can call a kernel in (the trusted side names them in
+# ``_modes``); the first is the plain call every comparison makes.
+TORCH_MODES = ("default", "no_grad", "inference_mode")
+JAX_MODES = ("eager", "jit")
+
 # One adapter per framework and worker: ``load`` builds it (and imports its framework) once.
 _FRAMEWORKS: dict[str, Any] = {}
 
@@ -71,14 +76,38 @@ def _numpy_rng() -> str:
     return hashlib.sha256(np.asarray(state[1]).tobytes() + repr(state[2:]).encode()).hexdigest()[:16]
 
 
+class _Mode:
+    """Enters a run-time mode (and an intra-op thread count) around one call, and leaves it as it was.
+
+    A small class rather than ``contextlib``: the worker watches the modules the
+    harness holds, and this keeps the set of them small.
+    """
+
+    def __init__(self, manager: Any, threads: Any = None) -> None:
+        self.manager, self.threads, self.before = manager, threads, None
+
+    def __enter__(self) -> None:
+        if self.threads is not None:
+            self.before = self.threads[0]()
+            self.threads[1](self.threads[2])
+        if self.manager is not None:
+            self.manager.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.manager is not None:
+            self.manager.__exit__(*exc)
+        if self.before is not None:
+            self.threads[1](self.before)
+
+
 def _array(arg: dict[str, Any], spec: dict[str, Any]) -> np.ndarray:
     array = arg["array"]
     return np.asarray(array, dtype=np.float64) if arg.get("float") else np.array(array)
 
 
 # The adapter interface ``_harness`` relies on, the same in both classes: versions,
-# devices, settings / restore, is_tensor, build, module, describe, digest, aliases,
-# gradients.  Plain duck typing: a Protocol would need ``typing`` at run time.
+# devices, mode / wrap, settings / restore, is_tensor, build, module, describe, digest,
+# aliases, gradients.  Plain duck typing: a Protocol would need ``typing`` at run time.
 class Torch:
     """torch behind the adapter interface; importing torch is deferred to construction."""
 
@@ -95,6 +124,18 @@ class Torch:
 
     def dtype(self, name: str) -> Any:
         return getattr(self.torch, name)
+
+    def mode(self, name: str | None, threads: int | None) -> _Mode:
+        """``torch.no_grad()`` / ``torch.inference_mode()`` (or neither), at ``threads`` intra-op threads if given."""
+        torch = self.torch
+        if name not in (None, *TORCH_MODES):
+            raise ValueError(f"unknown torch mode {name!r}; expected one of {', '.join(TORCH_MODES)}")
+        manager = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode}.get(name or "")
+        counts = None if threads is None else (torch.get_num_threads, torch.set_num_threads, int(threads))
+        return _Mode(None if manager is None else manager(), counts)
+
+    def wrap(self, function: Any, args: list[Any], kwargs: dict[str, Any], mode: str | None) -> Any:
+        return lambda: function(*args, **kwargs)
 
     def settings(self) -> dict[str, str]:
         """Process-wide state a kernel could change behind its caller's back (precision, RNG, modes)."""
@@ -247,6 +288,7 @@ class Jax:
         import jax.numpy as jnp
 
         self.jax, self.jnp = jax, jnp
+        self._jitted: dict[Any, Any] = {}
 
     def versions(self) -> dict[str, str]:
         import jaxlib
@@ -255,6 +297,30 @@ class Jax:
 
     def devices(self) -> list[str]:
         return sorted({d.platform for d in self.jax.devices()})
+
+    def mode(self, name: str | None, threads: int | None) -> _Mode:
+        """jax has no global modes to enter (``jit`` is applied by ``wrap``); XLA fixes its threads at start-up."""
+        if name not in (None, *JAX_MODES):
+            raise ValueError(f"unknown jax mode {name!r}; expected one of {', '.join(JAX_MODES)}")
+        return _Mode(None)
+
+    def wrap(self, function: Any, args: list[Any], kwargs: dict[str, Any], mode: str | None) -> Any:
+        """The call, eagerly or under ``jax.jit``: only array arguments are traced, the rest stay Python values."""
+        if mode != "jit":
+            return lambda: function(*args, **kwargs)
+        jax = self.jax
+        static = tuple(i for i, a in enumerate(args) if not isinstance(a, jax.Array))
+        names = tuple(k for k, v in kwargs.items() if not isinstance(v, jax.Array))
+        try:
+            hash((function, *(args[i] for i in static), *(kwargs[k] for k in names)))
+        except TypeError:  # an unhashable Python argument (a list): traced afresh on every call
+            return lambda: jax.jit(lambda *a, **k: function(*a, **k), static_argnums=static,
+                                   static_argnames=names)(*args, **kwargs)
+        # One jitted function per kernel, so the repeated call reuses the compilation (about 0.1 s a shape).
+        key = (function, static, names)
+        if key not in self._jitted:
+            self._jitted[key] = jax.jit(function, static_argnums=static, static_argnames=names)
+        return lambda: self._jitted[key](*args, **kwargs)
 
     def settings(self) -> dict[str, str]:
         """Process-wide state a kernel could change behind its caller's back (precision, RNG, modes)."""

@@ -39,42 +39,53 @@ def prepare(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
-    """Call the kernel on one case and return outputs, gradients and anti-cheat facts."""
+    """Call the kernel on one case and return outputs, gradients and anti-cheat facts.
+
+    ``spec["mode"]`` (``no_grad``, ``inference_mode``; ``jit`` for jax) and
+    ``spec["threads"]`` (intra-op threads) say how to call it; the inputs are built,
+    the call made and repeated inside that mode, as a caller in that mode would.
+    """
     fw = _framework(spec["framework"])
     facts: dict[str, Any] = {"pid": _WORKER}
-    stage = "build"
+    stage = ["build"]
     try:
-        call, inputs, names = _prepare_call(fw, spec)
-        before = [fw.digest(t) for t in inputs]
-        _reseed(spec)
-        settings = fw.settings()
-        stage = "call"
-        out = call()
-        stage = "convert"
-        facts["settings"] = [[name, value, after] for (name, value), after in
-                             zip(settings.items(), fw.settings().values()) if value != after]
-        # Reported above; put back so the kernel's change does not leak into later calls in this worker.
-        fw.restore(settings)
-        leaves = _leaves(out, "out")
-        facts["outputs"] = [fw.describe(path, leaf) for path, leaf in leaves]
-        facts["inputs"] = [{"name": n, "before": b, "after": fw.digest(t)} for n, b, t in zip(names, before, inputs)]
-        # Inputs updated in place (optimizer state, running statistics) are results too.
-        facts["updated"] = [fw.describe(n, t) for n, b, t in zip(names, before, inputs) if fw.digest(t) != b]
-        facts["aliases"] = fw.aliases(leaves, list(zip(names, inputs)))
-        stage = "repeat"
-        again, _, _ = _prepare_call(fw, spec)
-        _reseed(spec)
-        second = _leaves(again(), "out")
-        facts["repeat"] = [_digest(fw.describe(p, leaf).get("value")) for p, leaf in second]
-        # Memory the second call's outputs share with the first's (both still alive): a kernel
-        # writing every result into one preallocated buffer overwrites what its caller holds.
-        facts["reused"] = fw.aliases(second, leaves)
+        with fw.mode(spec.get("mode"), spec.get("threads")):
+            _observe(fw, spec, facts, stage)
     except BaseException as error:  # noqa: BLE001 - the kernel's failure is data for the gate
-        facts["error"] = {"stage": stage, "type": _type_name(error), "message": _text(error)}
+        facts["error"] = {"stage": stage[0], "type": _type_name(error), "message": _text(error)}
         return facts
     if spec.get("grad"):
         facts["grads"], facts["grad_outputs"] = _gradients(fw, spec)
     return facts
+
+
+def _observe(fw: Any, spec: dict[str, Any], facts: dict[str, Any], stage: list[str]) -> None:
+    """The call, its outputs and the anti-cheat facts, into ``facts``; ``stage[0]`` says how far it got."""
+    call, inputs, names = _prepare_call(fw, spec)
+    before = [fw.digest(t) for t in inputs]
+    _reseed(spec)
+    settings = fw.settings()
+    stage[0] = "call"
+    out = call()
+    stage[0] = "convert"
+    facts["settings"] = [[name, value, after] for (name, value), after in
+                         zip(settings.items(), fw.settings().values()) if value != after]
+    # Reported above; put back so the kernel's change does not leak into later calls in this worker.
+    fw.restore(settings)
+    leaves = _leaves(out, "out")
+    facts["outputs"] = [fw.describe(path, leaf) for path, leaf in leaves]
+    facts["inputs"] = [{"name": n, "before": b, "after": fw.digest(t)} for n, b, t in zip(names, before, inputs)]
+    # Inputs updated in place (optimizer state, running statistics) are results too.
+    facts["updated"] = [fw.describe(n, t) for n, b, t in zip(names, before, inputs) if fw.digest(t) != b]
+    facts["aliases"] = fw.aliases(leaves, list(zip(names, inputs)))
+    stage[0] = "repeat"
+    again, _, _ = _prepare_call(fw, spec)
+    _reseed(spec)
+    second = _leaves(again(), "out")
+    facts["repeat"] = [_digest(fw.describe(p, leaf).get("value")) for p, leaf in second]
+    # Memory the second call's outputs share with the first's (both still alive): a kernel
+    # writing every result into one preallocated buffer overwrites what its caller holds.
+    facts["reused"] = fw.aliases(second, leaves)
 
 
 def _gradients(fw: Any, spec: dict[str, Any]) -> tuple[Any, Any]:
@@ -142,7 +153,8 @@ def _prepare_call(fw: Any, spec: dict[str, Any], grad: bool = False) -> tuple[An
     tensors = [(n, v) for n, v in zip(names, values) if fw.is_tensor(v)]
     function = _resolve(spec, fw, grad)
     params = getattr(function, "_numeric_params", [])
-    return (lambda: function(*args, **kwargs)), [t for _, t in tensors] + [p for _, p in params], \
+    call = fw.wrap(function, args, kwargs, None if grad else spec.get("mode"))
+    return call, [t for _, t in tensors] + [p for _, p in params], \
         [n for n, _ in tensors] + [f"param:{n}" for n, _ in params]
 
 

@@ -33,6 +33,11 @@ shape tuple (a random float tensor of that shape), or a plain Python value passe
 as is.  The key ``"__init__"`` gives keyword arguments for an ``nn.Module``'s
 constructor.  Transposed (non-contiguous), large-, wide- and small-magnitude variants of
 the first generated cases are added here.
+
+Beside these, ``_thresholds`` adds cases on both sides of every threshold the old or
+new kernel compares its inputs against (``x.shape[-1] >= 4096``, ``x.norm() > 1e4``),
+built with ``build`` from the same machinery (named dims pinned, a larger element cap)
+and marked with ``Case.threshold``; ``_plan`` puts them after these.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ import numpy as np
 from verifiers.numeric import _annotations
 from verifiers.numeric._annotations import CAP, Dims
 
-__all__ = ["LARGE", "SMALL", "WIDE", "Case", "Param", "Unsupported", "cases", "eps", "framework", "parameters"]
+__all__ = ["LARGE", "SMALL", "WIDE", "Case", "Param", "Unsupported", "build", "cases", "eps", "framework",
+           "parameters"]
 
 _PER_FEATURE = frozenset({"weight", "bias", "gamma", "beta", "scale", "g", "b"})
 # (shape, seed offset, layout, magnitude); large-ish, odd, size-1 and non-contiguous shapes.
@@ -97,15 +103,31 @@ class Case:
     args: tuple[dict[str, Any], ...]
     kwargs: tuple[tuple[str, dict[str, Any]], ...] = ()
     init: tuple[tuple[str, Any], ...] = ()
+    # "normal", "large", "wide", "small"; "scaled: <statistic> near <bound>" for a mined magnitude threshold
     magnitude: str = "normal"
     layout: str | None = None
     shapes: tuple[tuple[int, ...], ...] = field(default=())
+    # The mined threshold this case sits beside ("threshold x.shape[-1] >= 4096 (line 3, new kernel)"), "" if
+    # none, and where beside it ("x.shape[-1] = 4095").
+    threshold: str = ""
+    point: str = ""
 
     def at(self, dtype: str) -> "Case":
         """This case with every float array rounded to ``dtype`` (kept as float64 for the oracle)."""
         return replace(self, args=tuple(_round(a, dtype) for a in self.args),
                        kwargs=tuple((k, _round(v, dtype)) for k, v in self.kwargs))
 
+    def with_array(self, name: str, array: np.ndarray, seed: int | None = None) -> "Case":
+        """This case with parameter ``name``'s array replaced (a float array stays float), label and shapes redone."""
+        def swap(arg: dict[str, Any]) -> dict[str, Any]:
+            return {**arg, "array": np.asarray(array, dtype=np.float64) if arg.get("float") else np.asarray(array)} \
+                if arg.get("name") == name and "array" in arg else arg
+
+        args, kwargs = tuple(swap(a) for a in self.args), tuple((k, swap(v)) for k, v in self.kwargs)
+        arrays = [a for a in [*args, *(v for _, v in kwargs)] if "array" in a]
+        return replace(self, args=args, kwargs=kwargs, label=_label(arrays),
+                       shapes=tuple(tuple(a["array"].shape) for a in arrays),
+                       seed=self.seed if seed is None else seed)
 
     def perturbed(self, dtype: str) -> "Case":
         """This case (already at ``dtype``) with every float input moved by up to one ulp of ``dtype``."""
@@ -221,10 +243,28 @@ def _drawn_shapes(seed: int) -> tuple[tuple[tuple[int, ...], int, str | None, st
     return tuple(drawn)
 
 
-def _default_values(params: list[Param], shape: tuple[int, ...], rng: np.random.Generator,
-                    magnitude: str) -> dict[str, Any]:
+def build(params: list[Param], shape: tuple[int, ...], seed: int, *, layout: str | None = None,
+          fixed: dict[str, int | tuple[int, ...]] | None = None, cap: int = CAP,
+          scale: tuple[str, float] | None = None, magnitude: str = "normal") -> Case:
+    """One case of standard normal values at ``shape``, as ``cases`` builds its defaults.
+
+    ``fixed`` pins jaxtyping dims (see ``_annotations.shapes``), ``cap`` bounds each
+    tensor's elements, and ``scale`` multiplies one parameter's floats by a factor
+    (``("x", 250.0)``): how ``_thresholds`` puts inputs on both sides of a threshold.
+    ``magnitude`` labels the case's class (the verifier's gradient floor is per class).
+    """
+    rng = np.random.default_rng([seed, 31337, *shape])
+    values = _default_values(params, shape, rng, "normal", fixed, cap)
+    if scale is not None and scale[0] in values and values[scale[0]].dtype.kind == "f":
+        values[scale[0]] = np.asarray(values[scale[0]] * scale[1])
+    return _case(params, values, seed, layout, magnitude, {})
+
+
+def _default_values(params: list[Param], shape: tuple[int, ...], rng: np.random.Generator, magnitude: str,
+                    fixed: dict[str, int | tuple[int, ...]] | None = None, cap: int = CAP) -> dict[str, Any]:
     used = [p for p in params if p.kind != "default"]
-    declared, named = _annotations.shapes({p.name: p.dims for p in used if p.dims is not None}, shape, rng)
+    declared, named = _annotations.shapes({p.name: p.dims for p in used if p.dims is not None}, shape, rng,
+                                          fixed, cap)
     values = {p.name: _default_value(p, declared.get(p.name), shape, rng, magnitude)
               for p in used if p.kind != "index"}
     bound = _index_bound(used, values, named, shape)
@@ -293,10 +333,13 @@ def _case(params: list[Param], values: dict[str, Any], seed: int, layout: str | 
     known = {p.name for p in params}
     kwargs += [(name, _arg(name, value, layout)) for name, value in values.items() if name not in known]
     arrays = [a for a in args + [a for _, a in kwargs] if "array" in a]
-    label = ", ".join(f"{a['name']}: {a['array'].dtype.name if not a['float'] else 'float'}{list(a['array'].shape)}"
-                      + (" transposed" if a.get("layout") else "") for a in arrays)
-    return Case(label, seed, tuple(args), tuple(kwargs), tuple(sorted(init.items())), magnitude, layout,
+    return Case(_label(arrays), seed, tuple(args), tuple(kwargs), tuple(sorted(init.items())), magnitude, layout,
                 tuple(tuple(a["array"].shape) for a in arrays))
+
+
+def _label(arrays: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{a['name']}: {a['array'].dtype.name if not a['float'] else 'float'}{list(a['array'].shape)}"
+                     + (" transposed" if a.get("layout") else "") for a in arrays)
 
 
 def _arg(name: str, value: Any, layout: str | None) -> dict[str, Any]:

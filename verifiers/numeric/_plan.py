@@ -9,25 +9,33 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from properties import Kernel, Obligation
 from verifiers._contract import Context
-from verifiers.numeric._inputs import Case, Unsupported, cases, framework, parameters
+from verifiers.numeric._inputs import Case, Param, Unsupported, cases, framework, parameters
+from verifiers.numeric._thresholds import Threshold, extra_dtypes, mine, threshold_cases
 
 __all__ = ["Plan", "plan"]
 
 
 @dataclass(frozen=True)
 class Plan:
-    """``target`` is ``module:qualname`` for the harness; ``module`` says how to build an ``nn.Module``."""
+    """``target`` is ``module:qualname`` for the harness; ``module`` says how to build an ``nn.Module``.
+
+    ``thresholds`` are those mined from the old and new kernel (``_thresholds``), whose
+    cases carry ``Case.threshold``; ``extra_dtypes`` are the float dtypes they compare
+    against that the property did not configure, already appended to ``spec.dtypes``.
+    """
 
     target: str
     framework: str
     cases: list[Case]
     module: dict[str, Any] | None
     spec: Kernel
+    thresholds: tuple[Threshold, ...] = ()
+    extra_dtypes: tuple[str, ...] = ()
 
 
 def plan(obligation: Obligation, context: Context) -> Plan:
@@ -58,7 +66,30 @@ def plan(obligation: Obligation, context: Context) -> Plan:
                           "parameter to the output that feeds it next step")
     last = module.pop("last_dim", None) if module else None
     found = cases(params, context.seed, spec.make_inputs, last_dim=last)
-    return Plan(f"{module_name}:{qualname}", fw, found, module, spec)
+    mined = _mined(obligation, context, params, fw, module is not None)
+    user = found if spec.make_inputs is not None else None
+    found = found + threshold_cases(mined, params, context.seed, user, last_dim=last,
+                                    init=module["init"] if module else None)
+    extra = extra_dtypes(mined, spec.dtypes)
+    return Plan(f"{module_name}:{qualname}", fw, found, module, replace(spec, dtypes=spec.dtypes + extra),
+                tuple(mined), extra)
+
+
+def _mined(obligation: Obligation, context: Context, params: list[Param], fw: str, method: bool) -> list[Threshold]:
+    """Thresholds of both versions; one found in both is reported once, as the new kernel's line."""
+    found: dict[tuple[Any, ...], Threshold] = {}
+    versions = (("old", obligation.old_source, context.before, obligation.old_lines),
+                ("new", obligation.new_source, context.after, obligation.new_lines))
+    for version, source, texts, lines in versions:
+        if not source:
+            continue
+        names = {p.name for p in parameters(source, method=method)} | {p.name for p in params}
+        known = {p.name for p in params}
+        own = [p for p in params if p.name in names] + [Param(n, "tensor") for n in sorted(names - known)]
+        for threshold in mine(source, own, version, texts.get(obligation.path, ""), lines[0] if lines else 1, fw):
+            key = threshold.key()
+            found[key] = replace(threshold, version="old and new") if key in found else threshold
+    return list(found.values())
 
 
 def _annotations(source: str) -> list[str]:

@@ -9,14 +9,13 @@ named anti-cheat checks of ``_checks``.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from properties import Kind, Obligation
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier
-from verifiers.numeric import _checks, _steps
+from verifiers.numeric import _checks, _devices, _modes, _report, _steps
 from verifiers.numeric._inputs import LARGE, SMALL, WIDE, Case, Unsupported, eps
 from verifiers.numeric._plan import Plan, plan
 from verifiers.numeric._tolerance import Stats
@@ -28,8 +27,10 @@ _MAGNITUDES = {"large": f"large-magnitude |x| in [{LARGE[0]:g}, {LARGE[1]:g}]",
                "wide": f"wide-magnitude |x| from {WIDE[0]:g} to {WIDE[1]:g}",
                "small": f"small-magnitude x ~ {SMALL:g} x N(0, 1)"}
 _REFUTING_DEATHS = {"timeout", "cpu", "memory", "exit", "signal"}
-_HOW = ("state the kernel's inputs in the property file: kernel('{target}', make_inputs=lambda rng: "
-        "{{'x': rng.standard_normal((4, 8)), ...}})")
+# A new kernel's timeout is its own fault only when the old one finished the same call in
+# well under the time the new one was given; otherwise a loaded machine cannot be ruled out.
+_SLOW_DEATHS = {"timeout", "cpu"}
+_WELL_WITHIN = 0.25
 
 
 class _Stop(Exception):
@@ -38,19 +39,6 @@ class _Stop(Exception):
     def __init__(self, evidence: Evidence) -> None:
         super().__init__(evidence.detail)
         self.evidence = evidence
-
-
-@dataclass
-class _Tally:
-    evaluated: int = 0
-    skipped: list[str] = field(default_factory=list)
-    stats: list[Stats] = field(default_factory=list)
-    shapes: set[tuple[tuple[int, ...], ...]] = field(default_factory=set)
-    seeds: set[int] = field(default_factory=set)
-    layouts: set[str] = field(default_factory=set)
-    trajectories: int = 0
-    notes: set[str] = field(default_factory=set)
-    stateful: bool = False
 
 
 class KernelComparator(Verifier):
@@ -84,30 +72,63 @@ class _Run:
     def __init__(self, name: str, obligation: Obligation, context: Context, plan: Plan) -> None:
         self.name, self.obligation, self.context, self.plan = name, obligation, context, plan
         self.executor = context.executor
-        self.tally = _Tally()
+        self.tally = _report.Tally()
         self.pids: dict[str, set[str]] = {"old": set(), "new": set()}
         self.last: tuple[Case, dict[str, Any]] | None = None
+        # The mode being compared (``_variants``), named in every message about a call.
+        self.variant: _modes.Variant | None = None
+        self.timing: dict[tuple[str, str], float] = {}
 
     def evidence(self) -> Evidence:
         devices, versions = self._prepare()
-        for dtype in self.plan.spec.dtypes:
+        for number, dtype in enumerate(self.plan.spec.dtypes):
             oracles: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
             for device in devices:
-                self._sweep(dtype, device, oracles)
-        return self._passed(devices, versions)
+                self._sweep(dtype, device, oracles, modes=number == 0)
+        passed = self._passed(devices, versions)
+        unreached = self._unreached(devices)
+        if unreached and passed.level is Level.PASSED:
+            return self._never_run(unreached, devices, passed)
+        return passed
 
     def _prepare(self) -> tuple[list[str], dict[str, str]]:
         request = {"framework": self.plan.framework, "target": self.plan.target}
         # Both workers import torch or jax (seconds each) at once.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            pending = [pool.submit(self._call, side, "prepare", request) for side in ("old", "new")]
+            pending = [pool.submit(self._start, side, request) for side in ("old", "new")]
             old, new = (future.result() for future in pending)
         self._separate(old.value, new.value)
         devices = [d for d in old.value.get("devices", ["cpu"]) if d in new.value.get("devices", [])] or ["cpu"]
         return devices, dict(old.value.get("versions", {}))
 
-    def _sweep(self, dtype: str, device: str, oracles: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    def _start(self, side: str, request: dict[str, Any]) -> Outcome:
+        """``prepare`` on ``side``: a start-up, not a kernel call, so no death of it is a verdict on the patch.
+
+        Importing torch or jax takes seconds and more on a loaded machine; a worker
+        that dies doing it is retried once (``warm`` retries by itself) and then the
+        check is UNKNOWN with the reason.  Only the audit hook and the module watch,
+        which no load trips, keep their VIOLATION.
+        """
+        warm = getattr(self.executor, "warm", None)
+        start = warm or self.executor.call  # type: ignore[union-attr]
+        outcome = start(side, f"{HARNESS}:prepare", (request,), {})
+        if outcome.kind is OutcomeKind.DIED and warm is None:
+            outcome = start(side, f"{HARNESS}:prepare", (request,), {})
+        if outcome.kind is OutcomeKind.DIED and not (side == "new" and outcome.error_type in ("audit", "mutation")):
+            tries = "once by the executor's start-up" if warm is not None else "twice"
+            raise _Stop(Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the worker could not start: "
+                                 f"preparing {self.plan.framework} in the {side} worker took {outcome.seconds:.1f} s "
+                                 f"and died ({outcome.error_type}: {outcome.message[:300]}), tried {tries}; this is "
+                                 "the machine's load or set-up, not a verdict on the patch: rerun the check on an "
+                                 "idle machine, or with a longer worker start-up budget"))
+        if outcome.kind is OutcomeKind.DIED:
+            self._died(side, outcome, None, "", "", "prepare")
+        return self._judged(side, "prepare", outcome, None, "", "")
+
+    def _sweep(self, dtype: str, device: str, oracles: dict[int, tuple[dict[str, Any], dict[str, Any]]],
+               modes: bool = False) -> None:
         old_runs, new_runs, cases_run = [], [], []
+        chosen = _modes.selected(self.plan.cases) if modes else set()
         for index, raw in enumerate(self.plan.cases):
             if index not in oracles:
                 case = raw.at(dtype)
@@ -150,6 +171,40 @@ class _Run:
             new_runs.append(new)
             cases_run.append(case)
             self.last = (case, old)
+            self.tally.ran["old"].update(_devices_of(old))
+            self.tally.ran["new"].update(_devices_of(new))
+            if index in chosen:
+                # Numbered among the chosen cases, so that consecutive ones alternate the thread counts.
+                self._variants(case, dtype, device, oracle, perturbed, len(chosen & set(range(index))))
+
+    def _variants(self, case: Case, dtype: str, device: str, oracle: dict[str, Any], perturbed: dict[str, Any],
+                  number: int) -> None:
+        """The forward pass again in each run-time mode and thread count (``_modes``), judged like the plain one."""
+        forward, moved = ({k: v for k, v in facts.items() if k not in ("grads", "grad_outputs")}
+                          for facts in (oracle, perturbed))
+        for variant in _modes.variants(self.plan.framework, number):
+            self.variant = variant
+            old = self._facts("old", case, dtype, device, variant.spec()).value
+            if "error" in old:
+                self.tally.mode_skipped.append(f"{case.label} {variant.text}: the old kernel raised "
+                                               f"{old['error']['type']}: {old['error']['message'][:120]}")
+                continue
+            new = self._facts("new", case, dtype, device, variant.spec()).value
+            self._separate(old, new)
+            if "error" in new:
+                err = new["error"]
+                self._refute(case, dtype, device, f"[{_checks.MODES}] {variant.text}, the new kernel raised "
+                             f"{err['type']} ({err['stage']}): {err['message'][:200]} where the old kernel returned",
+                             "returned", f"raised {err['type']}")
+            failures, stats = _checks.judge(forward, old, new, dtype=dtype, eps=eps(dtype),
+                                            factor=self.plan.spec.factor, ulps=self.plan.spec.ulps, perturbed=moved)
+            if failures:
+                first = failures[0]
+                self._refute(case, dtype, device, f"[{_checks.MODES}] {variant.text}: [{first.check}] "
+                             f"{first.message}", first.old, first.new)
+            self.tally.stats += stats
+            self.tally.mode_runs.append(variant)
+        self.variant = None
 
     def _count(self, case: Case, stats: list[Stats]) -> None:
         self.tally.evaluated += 1
@@ -217,8 +272,8 @@ class _Run:
             spec["module"] = {**self.plan.module, "init": {**self.plan.module["init"], **dict(case.init)}}
         return spec
 
-    def _facts(self, side: str, case: Case, dtype: str, device: str) -> Outcome:
-        outcome = self._call(side, "run", self._spec(case, dtype, device), case, dtype, device)
+    def _facts(self, side: str, case: Case, dtype: str, device: str, extra: dict[str, Any] | None = None) -> Outcome:
+        outcome = self._call(side, "run", {**self._spec(case, dtype, device), **(extra or {})}, case, dtype, device)
         if not _well_formed(outcome.value):
             self._broken(side, case, dtype, device, "returned malformed facts")
         return outcome
@@ -227,25 +282,48 @@ class _Run:
               dtype: str = "", device: str = "") -> Outcome:
         outcome = self.executor.call(side, f"{HARNESS}:{function}", (spec,), {})  # type: ignore[union-attr]
         if outcome.kind is OutcomeKind.DIED:
-            self._died(side, outcome, case, dtype, device)
+            self._died(side, outcome, case, dtype, device, function)
+        return self._judged(side, function, outcome, case, dtype, device)
+
+    def _judged(self, side: str, function: str, outcome: Outcome, case: Case | None, dtype: str,
+                device: str) -> Outcome:
+        if outcome.kind is OutcomeKind.RETURNED and side == "old":
+            self.timing[(function, self._call_text(case, dtype, device))] = outcome.seconds
         if outcome.kind is OutcomeKind.RAISED:
             self._broken(side, case, dtype, device, f"raised {outcome.error_type}: {outcome.message[:300]}")
         if not isinstance(outcome.value, dict):
             self._broken(side, case, dtype, device, "returned something other than a dict of facts")
         return outcome
 
-    def _died(self, side: str, outcome: Outcome, case: Case | None, dtype: str, device: str) -> None:
+    def _died(self, side: str, outcome: Outcome, case: Case | None, dtype: str, device: str,
+              function: str = "run") -> None:
         reason, where = outcome.error_type, self._where(case, dtype, device)
         if side == "new" and reason in ("audit", "mutation"):
             raise _Stop(Evidence(Level.VIOLATION, self.name, f"{self.obligation.target}: the new kernel "
                                  f"{'tripped the worker audit hook' if reason == 'audit' else 'monkeypatched shared modules'}"
                                  f" {where}: {outcome.message}", counterexample=self._cex(case, dtype, device,
                                                                                         "", f"died ({reason})")))
+        if side == "new" and reason in _SLOW_DEATHS:
+            self._slow(outcome, case, dtype, device, function)
         if side == "new" and reason in _REFUTING_DEATHS:
             self._refute(case, dtype, device, f"the new kernel's worker died ({reason}: {outcome.message[:200]}) "
                          "where the old one did not", "returned", f"died ({reason})")
         raise _Stop(Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the worker running the {side} "
                              f"kernel died ({reason}: {outcome.message[:300]}) {where}, so the gate cannot compare"))
+
+    def _slow(self, outcome: Outcome, case: Case | None, dtype: str, device: str, function: str) -> None:
+        """A new kernel that ran out of time: REFUTED if the old one did the same call in a quarter of it."""
+        old = self.timing.get((function, self._call_text(case, dtype, device)))
+        if old is not None and old < _WELL_WITHIN * outcome.seconds:
+            self._refute(case, dtype, device, f"the new kernel's worker died ({outcome.error_type}: "
+                         f"{outcome.message[:200]}) after {outcome.seconds:.1f} s, where the old kernel finished "
+                         f"the same call in {old:.2f} s", f"returned in {old:.2f} s",
+                         f"died ({outcome.error_type}) after {outcome.seconds:.1f} s")
+        took = "was not run on it" if old is None else f"took {old:.2f} s, more than a quarter of that"
+        raise _Stop(Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the new kernel's worker died "
+                             f"({outcome.error_type}: {outcome.message[:200]}) after {outcome.seconds:.1f} s "
+                             f"{self._where(case, dtype, device)}; the old kernel {took}, so a loaded machine cannot "
+                             "be ruled out: rerun on an idle machine or with a longer call timeout"))
 
     def _broken(self, side: str, case: Case | None, dtype: str, device: str, what: str) -> None:
         where = self._where(case, dtype, device)
@@ -254,7 +332,7 @@ class _Run:
                          "worker's did not, so the new code interfered with it", "facts", what)
         raise _Stop(Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the numeric harness in the old "
                              f"worker {what} {where}; the old code cannot be run as a kernel. "
-                             + _how(self.obligation.target)))
+                             + _report.how(self.obligation.target)))
 
     def _separate(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         self.pids["old"].add(old.get("pid"))
@@ -265,6 +343,22 @@ class _Run:
 
     # -- evidence --------------------------------------------------------------------------------
 
+    def _unreached(self, devices: list[str]) -> list[_devices.Branch]:
+        qualname = self.plan.target.partition(":")[2]
+        found = [branch for side, files in (("old", self.context.before), ("new", self.context.after))
+                 for branch in _devices.branches(side, files.get(self.obligation.path) or "", qualname)]
+        return _devices.unreached(found, devices)
+
+    def _never_run(self, unreached: list[_devices.Branch], devices: list[str], passed: Evidence) -> Evidence:
+        """UNKNOWN: a device path neither worker could take; what did run is kept below the reason."""
+        first = unreached[0]
+        more = f" (and {len(unreached) - 1} more device test(s))" if len(unreached) > 1 else ""
+        return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the {first.device} path of "
+                        f"{first.definition} (line {first.line} of the {first.side} {self.obligation.path}: "
+                        f"`{first.text}`){more} was never executed here: no {first.device} device (the workers "
+                        f"have {', '.join(devices)}); run `make gpu-check` on a GPU machine. What ran here agreed:\n"
+                        + passed.detail)
+
     def _where(self, case: Case | None, dtype: str, device: str) -> str:
         return f"on {self._call_text(case, dtype, device)}" if case is not None else "while importing the kernel"
 
@@ -272,7 +366,9 @@ class _Run:
         if case is None:
             return f"{self.obligation.target} (import)"
         extra = f", {_MAGNITUDES[case.magnitude]}" if case.magnitude in _MAGNITUDES else ""
-        return f"{self.obligation.target}({case.label}) dtype={dtype} device={device} case seed={case.seed}{extra}"
+        mode = f" {self.variant.label}" if self.variant is not None else ""
+        return (f"{self.obligation.target}({case.label}) dtype={dtype} device={device}{mode} case seed={case.seed}"
+                f"{extra}")
 
     def _cex(self, case: Case | None, dtype: str, device: str, old: str, new: str) -> Counterexample:
         return Counterexample(self._call_text(case, dtype, device), old, new,
@@ -290,54 +386,18 @@ class _Run:
         if tally.evaluated == 0:
             first = tally.skipped[0] if tally.skipped else "no cases"
             return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: no generated input is in the old "
-                            f"kernel's domain (first: {first}); " + _how(self.obligation.target))
+                            f"kernel's domain (first: {first}); " + _report.how(self.obligation.target))
         if tally.stateful and not tally.trajectories:
             return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the kernel carries state, but no "
                             f"run of {self.plan.spec.steps} steps completed in the old kernel (first: "
-                            f"{tally.skipped[-1]}); " + _how(self.obligation.target))
-        worst = max(tally.stats, key=lambda s: s.ratio, default=None)
-        per = _worst_per_quantity(tally.stats)
-        spec = self.plan.spec
-        lines = [
-            f"{self.obligation.target}: no numeric difference beyond the calibrated bound in {tally.evaluated} "
-            f"comparisons ({len(tally.shapes)} shapes, {len(tally.seeds)} seeds, dtypes {', '.join(spec.dtypes)}, "
-            f"devices {', '.join(devices)}, layouts {', '.join(sorted(tally.layouts))}; "
-            f"{'forward and backward' if spec.grad else 'forward only'}; bound = {spec.factor:g} x (old error + "
-            f"1-ulp input sensitivity) + {spec.ulps:g} ulps x eps x max|oracle|; seed {self.context.seed})",
-            f"worst ratio to bound: {worst.ratio:.3g} ({worst.what}, {worst.dtype})" if worst else
-            "no floating outputs were compared (exact comparison only)",
-            *per,
-            f"checks passed: {', '.join(_checks.CHECKS)} (old worker {_ids(self.pids['old'])}, new worker "
-            f"{_ids(self.pids['new'])}: separate processes)",
-            f"versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}",
-        ]
-        if tally.trajectories:
-            lines.append(f"state carried over {spec.steps} steps in {tally.trajectories} comparisons: outputs and "
-                         "state within the bound after every step")
-        elif spec.steps > 1 and self.last is not None:
-            lines += _carry_hint(self.obligation.target, *self.last)
-        lines += [f"note: {note}" for note in sorted(tally.notes)]
-        if tally.skipped:
-            lines.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped "
-                         f"(first: {tally.skipped[0]})")
+                            f"{tally.skipped[-1]}); " + _report.how(self.obligation.target))
+        lines = _report.lines(self.obligation.target, tally, self.plan, devices, versions, self.pids,
+                              self.context.seed, self.last)
         return Evidence(Level.PASSED, self.name, "\n".join(lines))
 
 
-def _carry_hint(target: str, case: Case, facts: dict[str, Any]) -> list[str]:
-    """A note when a kernel returns several tensors shaped like its inputs: perhaps state it should carry.
-
-    Only the user can say which output is the next step's state (shapes are ambiguous
-    when parameter, gradient and moments share one), so this is a hint, not a check.
-    """
-    shapes = {a["name"]: tuple(a["array"].shape) for a in [*case.args, *(v for _, v in case.kwargs)]
-              if a.get("float") and isinstance(a.get("array"), np.ndarray)}
-    tensors = [o for o in facts.get("outputs", []) if o.get("tensor") and o.get("path", "").startswith("out[")]
-    alike = [o["path"] for o in tensors if tuple(o.get("shape") or ()) in shapes.values()]
-    if len(tensors) < 2 or len(alike) < 2:
-        return []
-    return [f"compared for one call only: outputs {', '.join(alike)} have the shapes of the inputs "
-            f"{', '.join(sorted(shapes))}; if they are the next step's state (an optimizer step), state "
-            f"kernel('{target}', carry={{'<parameter>': <output index>, ...}}) to compare several steps"]
+def _devices_of(facts: dict[str, Any]) -> set[str]:
+    return {str(o.get("device")) for o in facts.get("outputs", []) if o.get("tensor")}
 
 
 def _gradient_scales(found: list[Case], oracles: dict[int, tuple[dict[str, Any], Any]]) -> dict[str, float]:
@@ -368,23 +428,6 @@ def _amplitude(case: Case) -> float:
     values = [np.max(np.abs(a["array"]), initial=0.0) for a in [*case.args, *(v for _, v in case.kwargs)]
               if a.get("float") and isinstance(a.get("array"), np.ndarray)]
     return max(1.0, *values) if values else 1.0
-
-
-def _worst_per_quantity(stats: list[Stats]) -> list[str]:
-    worst: dict[tuple[str, str], Stats] = {}
-    for stat in stats:
-        key = (stat.what, stat.dtype)
-        if key not in worst or stat.ratio > worst[key].ratio:
-            worst[key] = stat
-    return ["  " + stat.line() for stat in worst.values()]
-
-
-def _ids(ids: set[str]) -> str:
-    return ", ".join(sorted(i[:8] for i in ids))
-
-
-def _how(target: str) -> str:
-    return _HOW.format(target=target)
 
 
 def _well_formed(facts: Any) -> bool:

@@ -1,0 +1,107 @@
+"""The PASSED report of a kernel check, and the tally of what ran that it is written from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from verifiers.numeric import _checks, _modes
+from verifiers.numeric._inputs import Case
+from verifiers.numeric._tolerance import Stats
+
+if TYPE_CHECKING:
+    from verifiers.numeric._plan import Plan
+
+__all__ = ["Tally", "how", "lines"]
+
+_HOW = ("state the kernel's inputs in the property file: kernel('{target}', make_inputs=lambda rng: "
+        "{{'x': rng.standard_normal((4, 8)), ...}})")
+
+
+@dataclass
+class Tally:
+    """What a check compared so far: counts, statistics, what was skipped, where each side ran."""
+
+    evaluated: int = 0
+    skipped: list[str] = field(default_factory=list)
+    stats: list[Stats] = field(default_factory=list)
+    shapes: set[tuple[tuple[int, ...], ...]] = field(default_factory=set)
+    seeds: set[int] = field(default_factory=set)
+    layouts: set[str] = field(default_factory=set)
+    trajectories: int = 0
+    notes: set[str] = field(default_factory=set)
+    stateful: bool = False
+    mode_runs: list[_modes.Variant] = field(default_factory=list)
+    mode_skipped: list[str] = field(default_factory=list)
+    ran: dict[str, set[str]] = field(default_factory=lambda: {"old": set(), "new": set()})
+
+
+def lines(target: str, tally: Tally, plan: Plan, devices: list[str], versions: dict[str, str],
+          pids: dict[str, set[str]], seed: int, last: tuple[Case, dict[str, Any]] | None) -> list[str]:
+    """The lines of a PASSED detail: what was compared, the worst errors, the checks, modes and devices."""
+    worst = max(tally.stats, key=lambda s: s.ratio, default=None)
+    per = _worst_per_quantity(tally.stats)
+    spec = plan.spec
+    found = [
+        f"{target}: no numeric difference beyond the calibrated bound in {tally.evaluated} "
+        f"comparisons ({len(tally.shapes)} shapes, {len(tally.seeds)} seeds, dtypes {', '.join(spec.dtypes)}, "
+        f"devices {', '.join(devices)}, layouts {', '.join(sorted(tally.layouts))}; "
+        f"{'forward and backward' if spec.grad else 'forward only'}; bound = {spec.factor:g} x (old error + "
+        f"1-ulp input sensitivity) + {spec.ulps:g} ulps x eps x max|oracle|; seed {seed})",
+        f"worst ratio to bound: {worst.ratio:.3g} ({worst.what}, {worst.dtype})" if worst else
+        "no floating outputs were compared (exact comparison only)",
+        *per,
+        f"checks passed: {', '.join(_checks.CHECKS)} (old worker {_ids(pids['old'])}, new worker "
+        f"{_ids(pids['new'])}: separate processes)",
+        f"versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}",
+    ]
+    if tally.trajectories:
+        found.append(f"state carried over {spec.steps} steps in {tally.trajectories} comparisons: outputs and "
+                     "state within the bound after every step")
+    elif spec.steps > 1 and last is not None:
+        found += _carry_hint(target, *last)
+    found += _modes.summary(plan.framework, tally.mode_runs, spec.dtypes[0], tally.mode_skipped)
+    found.append(f"ran on: old {', '.join(sorted(tally.ran['old'])) or 'no tensor output'}; new "
+                 f"{', '.join(sorted(tally.ran['new'])) or 'no tensor output'}")
+    found += [f"note: {note}" for note in sorted(tally.notes)]
+    if tally.skipped:
+        found.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped "
+                     f"(first: {tally.skipped[0]})")
+    return found
+
+
+def how(target: str) -> str:
+    """How to state a kernel's inputs, for messages about cases the gate could not make."""
+    return _HOW.format(target=target)
+
+
+def _carry_hint(target: str, case: Case, facts: dict[str, Any]) -> list[str]:
+    """A note when a kernel returns several tensors shaped like its inputs: perhaps state it should carry.
+
+    Only the user can say which output is the next step's state (shapes are ambiguous
+    when parameter, gradient and moments share one), so this is a hint, not a check.
+    """
+    shapes = {a["name"]: tuple(a["array"].shape) for a in [*case.args, *(v for _, v in case.kwargs)]
+              if a.get("float") and isinstance(a.get("array"), np.ndarray)}
+    tensors = [o for o in facts.get("outputs", []) if o.get("tensor") and o.get("path", "").startswith("out[")]
+    alike = [o["path"] for o in tensors if tuple(o.get("shape") or ()) in shapes.values()]
+    if len(tensors) < 2 or len(alike) < 2:
+        return []
+    return [f"compared for one call only: outputs {', '.join(alike)} have the shapes of the inputs "
+            f"{', '.join(sorted(shapes))}; if they are the next step's state (an optimizer step), state "
+            f"kernel('{target}', carry={{'<parameter>': <output index>, ...}}) to compare several steps"]
+
+
+def _worst_per_quantity(stats: list[Stats]) -> list[str]:
+    worst: dict[tuple[str, str], Stats] = {}
+    for stat in stats:
+        key = (stat.what, stat.dtype)
+        if key not in worst or stat.ratio > worst[key].ratio:
+            worst[key] = stat
+    return ["  " + stat.line() for stat in worst.values()]
+
+
+def _ids(ids: set[str]) -> str:
+    return ", ".join(sorted(i[:8] for i in ids))
