@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import ast
 import textwrap
+import time
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifiers._contract import Outcome, OutcomeKind
 from verifiers._trace import jump_table
 
-__all__ = ["Condition", "Coverage", "Unmeasurable", "definition_lines", "new_conditions"]
+_MAX_DEATHS = 2
+
+__all__ = ["Condition", "Coverage", "Unmeasurable", "definition_lines", "new_conditions", "replay"]
 
 # lineno, end_lineno, col_offset, end_col_offset (dis.Positions order), and the variant (see _trace.jump_table)
 Span = tuple[int, int, int, int, int]
@@ -72,6 +76,7 @@ class Coverage:
     conditions: tuple[Condition, ...]
     seen: dict[Span, set[str]] = field(default_factory=dict)
     inputs: int = 0
+    traced: bool = False  # some replay ran the definition's own code
 
     def add(self, observations: Iterable[object]) -> int:
         """Record ``[lineno, end_lineno, col, end_col, variant, outcome]`` rows from the worker; returns the rows used.
@@ -104,6 +109,37 @@ class Coverage:
     @property
     def complete(self) -> bool:
         return not self.missing()
+
+
+def replay(coverage: Coverage, requests: Iterable[Any], call: Callable[[Any], Outcome],
+           deadline: float | None = None) -> str:
+    """Send traced replays (``call(request)``) until every condition was seen both ways; returns a problem or "".
+
+    A worker death is tolerated once (the next request gets a fresh worker); a tracer that
+    cannot run, a second death or the deadline end the replay with the reason, which the
+    caller reports as UNKNOWN -- the coverage is then not known, which is not "covered".
+    """
+    deaths: list[str] = []
+    for request in requests:
+        if coverage.complete:
+            return ""
+        if deadline is not None and time.monotonic() > deadline:
+            return (f"the time budget ended after {coverage.inputs} traced replays, before every new condition "
+                    "was seen both ways; raise [tool.sandbox] timeout")
+        outcome = call(request)
+        value = outcome.value
+        if outcome.kind is OutcomeKind.DIED:
+            deaths.append(f"{outcome.error_type}: {outcome.message[:120]}")
+            if len(deaths) >= _MAX_DEATHS:
+                return f"the worker died during traced replays ({deaths[0]})"
+            continue
+        if outcome.kind is not OutcomeKind.RETURNED or not isinstance(value, dict) or "seen" not in value:
+            detail = f"{outcome.error_type}: {outcome.message[:200]}" if outcome.kind is OutcomeKind.RAISED else \
+                "the tracer returned no data"
+            return f"the tracer could not run in the worker ({detail})"
+        coverage.traced |= value.get("traced") is True
+        coverage.add(value["seen"] if isinstance(value["seen"], list) else ())
+    return ""
 
 
 def definition_lines(text: str, qualname: str) -> tuple[int, int]:

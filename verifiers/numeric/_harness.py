@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from verifiers._trace import traced as _traced
 from verifiers.numeric._frameworks import leaves as _leaves
 from verifiers.numeric._frameworks import load as _framework
 from verifiers.numeric._frameworks import loaded as _loaded
@@ -25,7 +26,7 @@ from verifiers.numeric._frameworks import loaded as _loaded
 if TYPE_CHECKING:  # the worker watches the modules this one holds: keep ``typing`` out of them
     from typing import Any
 
-__all__ = ["prepare", "run", "steps"]
+__all__ = ["cover", "prepare", "run", "steps"]
 
 # Identifies this worker process to the gate (pids repeat across pid namespaces).
 _WORKER = os.urandom(16).hex()
@@ -86,6 +87,21 @@ def _observe(fw: Any, spec: dict[str, Any], facts: dict[str, Any], stage: list[s
     # Memory the second call's outputs share with the first's (both still alive): a kernel
     # writing every result into one preallocated buffer overwrites what its caller holds.
     facts["reused"] = fw.aliases(second, leaves)
+
+
+def cover(spec: dict[str, Any]) -> dict[str, Any]:
+    """Call the kernel on one case with jump tracing of its own code; return what each jump saw, as data.
+
+    ``spec`` is a ``run`` spec plus ``trace`` (the definition's ``first``/``last`` lines in its
+    file).  The outputs are not returned: the case was compared already; this only says which
+    way the kernel's conditions went on it (see ``verifiers._trace``).
+    """
+    fw = _framework(spec["framework"])
+    call, _, _ = _prepare_call(fw, spec)
+    _reseed(spec)
+    module = importlib.import_module(spec["target"].partition(":")[0])
+    trace = spec["trace"]
+    return _traced(call, getattr(module, "__file__", None), int(trace["first"]), int(trace["last"]))
 
 
 def _gradients(fw: Any, spec: dict[str, Any]) -> tuple[Any, Any]:

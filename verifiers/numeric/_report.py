@@ -36,6 +36,10 @@ class Tally:
     mode_runs: list[_modes.Variant] = field(default_factory=list)
     mode_skipped: list[str] = field(default_factory=list)
     ran: dict[str, set[str]] = field(default_factory=lambda: {"old": set(), "new": set()})
+    # The comparisons that agreed (case at its dtype, dtype, device) and the cases the old kernel
+    # raised on: for the thresholds' report and the coverage replay of new conditions.
+    compared: list[tuple[Case, str, str]] = field(default_factory=list)
+    rejected: list[Case] = field(default_factory=list)
 
 
 def lines(target: str, tally: Tally, plan: Plan, devices: list[str], versions: dict[str, str],

@@ -15,7 +15,7 @@ import numpy as np
 
 from properties import Kind, Obligation
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier
-from verifiers.numeric import _checks, _devices, _modes, _report, _steps
+from verifiers.numeric import _checks, _coverage, _devices, _modes, _report, _steps, _thresholds
 from verifiers.numeric._inputs import LARGE, SMALL, WIDE, Case, Unsupported, eps
 from verifiers.numeric._plan import Plan, plan
 from verifiers.numeric._tolerance import Stats
@@ -89,7 +89,35 @@ class _Run:
         unreached = self._unreached(devices)
         if unreached and passed.level is Level.PASSED:
             return self._never_run(unreached, devices, passed)
+        if passed.level is Level.PASSED:
+            return self._covered(passed)
         return passed
+
+    def _covered(self, passed: Evidence) -> Evidence:
+        """PASSED only if every mined threshold was compared and every condition the patch adds taken both ways."""
+        target = self.obligation.target
+        lines, never = _thresholds.report(self.plan.thresholds, [c for c, _, _ in self.tally.compared],
+                                          self.tally.rejected)
+        # A threshold with no case at all (a sign test no scaling crosses) is left to the coverage below.
+        generated = {getattr(c, "threshold", None) for c in self.plan.cases}
+        never = [name for name in never if name in generated]
+        if never:
+            return Evidence(Level.UNKNOWN, self.name, f"{target}: no input on either side of the threshold "
+                            f"{never[0]} was in the old kernel's domain, so its branch was never compared; state "
+                            f"inputs crossing it with kernel('{target}', make_inputs=...)\n{passed.detail}")
+        specs = [self._spec(case, dtype, device) for case, dtype, device in self.tally.compared]
+        covered = _coverage.measure(self.obligation, self.context, self.plan.target.partition(":")[2], specs,
+                                    lambda spec: self.executor.call("new", f"{HARNESS}:cover", (spec,), {}))  # type: ignore[union-attr]
+        if covered is not None and not covered.complete:
+            return Evidence(Level.UNKNOWN, self.name, covered.why_unknown(target, self.tally.evaluated)
+                            + f"\n{passed.detail}")
+        extra = ([f"thresholds mined from the old and new kernel ({len(lines)}):", *[f"  {line}" for line in lines]]
+                 if lines else [])
+        if self.plan.extra_dtypes:
+            extra.append(f"dtypes {', '.join(self.plan.extra_dtypes)} added: the kernels compare against them")
+        if covered is not None:
+            extra.append(covered.summary())
+        return Evidence(Level.PASSED, self.name, "\n".join([passed.detail, *extra]))
 
     def _prepare(self) -> tuple[list[str], dict[str, str]]:
         request = {"framework": self.plan.framework, "target": self.plan.target}
@@ -143,6 +171,7 @@ class _Run:
                 bad = oracle if "error" in oracle else old
                 self.tally.skipped.append(f"{case.label}: old kernel raised {bad['error']['type']}: "
                                           f"{bad['error']['message'][:120]}")
+                self.tally.rejected.append(case)
                 continue
             new = self._facts("new", case, dtype, device).value
             self._separate(old, new)
@@ -165,6 +194,7 @@ class _Run:
                 first = failures[0]
                 self._refute(case, dtype, device, f"[{first.check}] {first.message}", first.old, first.new)
             self._count(case, stats)
+            self.tally.compared.append((case, dtype, device))
             self.tally.notes.update(_checks.layout_notes(old["outputs"], new["outputs"]))
             self._trajectory(raw, dtype, device, old)
             old_runs.append(old)
@@ -423,8 +453,8 @@ def _amplitude(case: Case) -> float:
     this noise is not taken for an error; a gradient that is wrong, not just rounded,
     is off by its own size and still fails.
     """
-    if case.magnitude in ("normal", "small"):
-        return 1.0
+    if case.magnitude in ("normal", "small") or case.magnitude.startswith("scaled:"):
+        return 1.0  # a case scaled past a magnitude threshold has a gradient class of its own
     values = [np.max(np.abs(a["array"]), initial=0.0) for a in [*case.args, *(v for _, v in case.kwargs)]
               if a.get("float") and isinstance(a.get("array"), np.ndarray)]
     return max(1.0, *values) if values else 1.0

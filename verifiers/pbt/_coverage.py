@@ -12,19 +12,18 @@ from __future__ import annotations
 import ast
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from properties import Obligation
-from verifiers._branches import Condition, Coverage, Unmeasurable, definition_lines, new_conditions
-from verifiers._contract import Context, OutcomeKind
+from verifiers._branches import Condition, Coverage, Unmeasurable, definition_lines, new_conditions, replay
+from verifiers._contract import Context
 
 __all__ = ["CoverageReport", "measure"]
 
 TRACER = "verifiers._trace:cover"
 _ADMITS_NONE = frozenset({"None", "Optional", "Any", "object"})
-_MAX_DEATHS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,33 +123,12 @@ def _outside_the_types(report: CoverageReport, non_optional: frozenset[str],
 def _replay(context: Context, callee: str, conditions: tuple[Condition, ...], spec: dict[str, Any],
             inputs: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]], deadline: float) -> CoverageReport:
     coverage = Coverage(conditions)
-    deaths: list[str] = []
-    traced_any = False
-    call: Callable[..., Any] = context.executor.call  # type: ignore[union-attr]
-    for receiver, args, kwargs in inputs:
-        if coverage.complete:
-            break
-        if time.monotonic() > deadline:
-            return _report(coverage, problem=f"the time budget ended after {coverage.inputs} traced replays, "
-                           "before every new condition was seen both ways; raise [tool.sandbox] timeout")
-        outcome = call("new", TRACER, (spec, receiver, args, kwargs), {})
-        if outcome.kind is OutcomeKind.DIED:
-            deaths.append(f"{outcome.error_type}: {outcome.message[:120]}")
-            if len(deaths) >= _MAX_DEATHS:
-                return _report(coverage, problem=f"the worker died during traced replays ({deaths[0]})")
-            continue
-        value = outcome.value
-        if outcome.kind is not OutcomeKind.RETURNED or not isinstance(value, dict):
-            detail = f"{outcome.error_type}: {outcome.message[:200]}" if outcome.kind is OutcomeKind.RAISED else \
-                "the tracer returned no data"
-            return _report(coverage, problem=f"the tracer could not run in the worker ({detail})")
-        traced_any |= value.get("traced") is True
-        seen = value.get("seen")
-        coverage.add(seen if isinstance(seen, list) else ())
-    if not traced_any and coverage.inputs:
-        return _report(coverage, problem=f"no replayed call ran the code of {callee} itself (it may be replaced "
-                       "or wrapped at import time), so its conditions were never observed")
-    return _report(coverage)
+    call = context.executor.call  # type: ignore[union-attr]
+    problem = replay(coverage, inputs, lambda i: call("new", TRACER, (spec, *i), {}), deadline)
+    if not problem and not coverage.traced and coverage.inputs:
+        problem = (f"no replayed call ran the code of {callee} itself (it may be replaced or wrapped at import "
+                   "time), so its conditions were never observed")
+    return _report(coverage, problem)
 
 
 def _report(coverage: Coverage, problem: str = "") -> CoverageReport:
