@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the worker watches the modules this one holds: keep ``typin
 
 __all__ = ["cover", "prepare", "run", "steps"]
 
+_COVER_MODES = {"torch": ("no_grad", "inference_mode"), "jax": ("jit",)}
 # Identifies this worker process to the gate (pids repeat across pid namespaces).
 _WORKER = os.urandom(16).hex()
 
@@ -97,11 +98,27 @@ def cover(spec: dict[str, Any]) -> dict[str, Any]:
     way the kernel's conditions went on it (see ``verifiers._trace``).
     """
     fw = _framework(spec["framework"])
-    call, _, _ = _prepare_call(fw, spec)
-    _reseed(spec)
     module = importlib.import_module(spec["target"].partition(":")[0])
     trace = spec["trace"]
-    return _traced(call, getattr(module, "__file__", None), int(trace["first"]), int(trace["last"]))
+    where = (getattr(module, "__file__", None), int(trace["first"]), int(trace["last"]))
+    # Every way the comparison called the kernel: plainly, with inputs that require grad (the
+    # gradient pass), and in each run-time mode -- a condition on the mode or on requires_grad
+    # is taken both ways only across them.
+    runs = [(None, False), *([(None, True)] if spec.get("grad") else []),
+            *((mode, False) for mode in _COVER_MODES.get(spec["framework"], ()))]
+    seen: set[tuple[Any, ...]] = set()
+    traced_any = False
+    for mode, grad in runs:
+        try:
+            with fw.mode(mode, None):
+                call, _, _ = _prepare_call(fw, {**spec, "mode": mode}, grad=grad)
+                _reseed(spec)
+                found = _traced(call, *where)
+        except BaseException:  # noqa: BLE001 - a mode this kernel cannot run in was skipped by the comparison too
+            continue
+        traced_any |= found["traced"]
+        seen.update(tuple(row) for row in found["seen"])
+    return {"seen": [list(row) for row in sorted(seen)], "traced": traced_any}
 
 
 def _gradients(fw: Any, spec: dict[str, Any]) -> tuple[Any, Any]:

@@ -19,6 +19,7 @@ from properties import RULES, Equivalent, Kind, Obligation
 from verifiers._contract import Context, Counterexample, Evidence, Executor, Level, Outcome, OutcomeKind, Verifier, \
     Violation
 from verifiers.symbolic._replay import Call, Difference, compare, replay, show_call
+from verifiers.symbolic._shrink import shrink
 from verifiers.symbolic._signature import Target, Unsupported, target
 from verifiers.symbolic._worker import NEEDS_PRELOAD
 
@@ -194,6 +195,30 @@ class PathSearch(Verifier):
                              f"{searches['old'].paths} of old; replaying {replayed} of their {len(origin)} inputs on "
                              f"both versions found no difference ({'; '.join(notes)}); {_NEXT}")
 
+    def _shrunk(self, obligation: Obligation, context: Context, found: Target, call: Call,
+                difference: Difference) -> tuple[Call, Difference, str]:
+        """A simpler call that still differs (each candidate replayed on both versions), and a note saying so."""
+        pre = getattr(obligation.spec, "pre", None)
+        seen: dict[str, Difference] = {}
+
+        def still_differs(candidate: Call) -> bool:
+            if pre is not None:
+                try:
+                    if not pre(*candidate.args, **dict(candidate.kwargs)):
+                        return False
+                except Exception:  # noqa: BLE001 - a pre that cannot judge an input rejects it
+                    return False
+            now = compare(*replay(context.executor, found.callee, candidate))  # type: ignore[arg-type]
+            if now is None or now.level is not Level.REFUTED or now.fatal:
+                return False
+            seen[repr(candidate)] = now
+            return True
+
+        smaller, spent = shrink(call, still_differs)
+        if smaller == call:
+            return call, difference, ""
+        return smaller, seen[repr(smaller)], f"; shrunk in {spent} replays"
+
     def _differs(self, obligation: Obligation, context: Context, found: Target, side: str, call: Call,
                  difference: Difference, searches: dict[str, _Search]) -> Evidence:
         shown = show_call(obligation.target, found.names, call)
@@ -202,10 +227,15 @@ class PathSearch(Verifier):
             if again is None or again.level is not Level.REFUTED:
                 return self._unknown(f"flaky: {shown} differed once ({difference.new}) but not on replay; the "
                                      f"code may depend on state, time or randomness; {_NEXT}")
+        shrunk_note = ""
+        if difference.level is Level.REFUTED:
+            call, difference, shrunk_note = self._shrunk(obligation, context, found, call, difference)
+            shown = show_call(obligation.target, found.names, call)
         search = searches[side]
         detail = (f"{difference.message}: {shown}; old {difference.old}, new {difference.new} (found by CrossHair "
                   f"path search on the {side} version, {_count(search.paths, 'path')} in "
-                  f"{_count(search.iterations, 'iteration')}, replayed on both versions in the workers)")
+                  f"{_count(search.iterations, 'iteration')}, replayed on both versions in the workers"
+                  f"{shrunk_note})")
         cex = Counterexample(shown, difference.old, difference.new, f"sandbox check ... --seed {context.seed}")
         violations = ()
         if difference.level is Level.VIOLATION:

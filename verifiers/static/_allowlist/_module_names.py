@@ -3,6 +3,16 @@
 __all__ = ["MODULES"]
 
 MODULES = {
+    'attr.converters': 'attr.converters',
+    'attr.exceptions': 'attr.exceptions',
+    'attr.filters': 'attr.filters',
+    'attr.setters': 'attr.setters',
+    'attr.validators': 'attr.validators',
+    'attrs.converters': 'attrs.converters',
+    'attrs.exceptions': 'attrs.exceptions',
+    'attrs.filters': 'attrs.filters',
+    'attrs.setters': 'attrs.setters',
+    'attrs.validators': 'attrs.validators',
     'base64.binascii': 'binascii',
     'base64.re': 're',
     'base64.struct': 'struct',
