@@ -171,3 +171,17 @@ def _crosses(threshold: Threshold, case: Case, dtypes: tuple[str, ...]) -> bool:
         value = _Stat("x", "torch").value(ast.parse(threshold.statistic, mode="eval").body, x)
         return bool(np.max(value) > threshold.bound)
     return bool(threshold.taken(_measure(threshold, x.shape)))
+
+
+def test_a_bfloat16_only_halving_is_refuted_by_the_low_precision_floor(tmp_path):
+    """64 ulps of bfloat16 is half the scale: the floor is capped at 4 ulps in 16-bit dtypes."""
+    from tests.verifiers.kernel_support import check_kernel, kernel_workers
+
+    before = {"half.py": "import torch\n\n\ndef act(x: torch.Tensor) -> torch.Tensor:\n    return torch.relu(x)\n"}
+    after = {"half.py": "import torch\n\n\ndef act(x: torch.Tensor) -> torch.Tensor:\n"
+                        "    if x.dtype == torch.bfloat16:\n        return torch.relu(x) * 0.5\n"
+                        "    return torch.relu(x)\n"}
+    with kernel_workers(tmp_path, before, after) as executor:
+        evidence = check_kernel(executor, before, after, "half.act")
+    assert evidence.level is Level.REFUTED, evidence.detail
+    assert "bfloat16" in evidence.detail
