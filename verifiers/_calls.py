@@ -1,11 +1,16 @@
-"""How a call that omits some arguments is spelled: shared by the verifiers that run calls."""
+"""Shared by the verifiers that run calls: how a call that omits arguments is spelled, and when a timeout is a verdict."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from typing import Any
 
-__all__ = ["call_arguments"]
+__all__ = ["WELL_WITHIN", "call_arguments", "finished_well_within"]
+
+# A new version's timeout is its own fault only when the old one answered the same call in under
+# this share of the time the new one was given: two calls both near the limit are decided by the
+# machine's load, not by the code.
+WELL_WITHIN = 0.25
 
 
 def call_arguments(names: Sequence[str], keyword_only: Sequence[bool], values: Sequence[Any],
@@ -22,3 +27,8 @@ def call_arguments(names: Sequence[str], keyword_only: Sequence[bool], values: S
         else:
             args.append(value)
     return tuple(args), kwargs
+
+
+def finished_well_within(old_seconds: float, new_seconds: float) -> bool:
+    """Whether the old call (``old_seconds``) ended far inside the time the new one ran before it was stopped."""
+    return old_seconds <= WELL_WITHIN * new_seconds

@@ -459,3 +459,16 @@ def test_the_budget_reaches_the_worker():
     PathSearch(Budget(max_iterations=3, per_path_timeout=0.1, per_condition_timeout=0.2)).check(
         obligation("magic"), context(Recording({"old": _ok((1,)), "new": _ok((1,))})))
     assert {s["max_iterations"] for s in seen} == {3} and {s["target"] for s in seen} == {"train:magic"}
+
+
+@pytest.mark.parametrize("old_seconds, level", [(0.1, Level.REFUTED), (6.0, Level.UNKNOWN)])
+def test_a_replayed_new_timeout_is_a_verdict_only_when_old_answered_far_within_the_limit(old_seconds, level):
+    from verifiers import Outcome, OutcomeKind
+    from verifiers.symbolic._replay import compare
+
+    old = Outcome(OutcomeKind.RETURNED, value=1, seconds=old_seconds)
+    new = Outcome(OutcomeKind.DIED, error_type="timeout", message="no answer", seconds=10.0)
+    difference = compare(old, new)
+    assert difference is not None and difference.level is level
+    if level is Level.UNKNOWN:
+        assert difference.fatal and "machine's load" in difference.message

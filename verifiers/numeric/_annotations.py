@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CAP", "Annotation", "Dims", "read", "shapes"]
+__all__ = ["CAP", "Annotation", "Dims", "dotted", "read", "shapes"]
 
 Dims = tuple[str | int, ...]
 CAP = 20_000
@@ -65,7 +65,7 @@ def read(node: ast.expr | None, param: str) -> Annotation | None:
 
 
 def _structured(node: ast.expr | None, param: str) -> Annotation | None:
-    name = _dotted(node) if node is not None else ""
+    name = dotted(node) if node is not None else ""
     last = name.rpartition(".")[2]
     if name in _ARRAYS:
         return Annotation()
@@ -75,9 +75,9 @@ def _structured(node: ast.expr | None, param: str) -> Annotation | None:
 
 
 def _jaxtyping(node: ast.Subscript, param: str) -> Annotation | None:
-    dtype = [d for pattern, d in _JAXTYPING if pattern.fullmatch(_dotted(node.value).rpartition(".")[2])]
+    dtype = [d for pattern, d in _JAXTYPING if pattern.fullmatch(dotted(node.value).rpartition(".")[2])]
     parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else []
-    if not dtype or len(parts) != 2 or _dotted(parts[0]) not in _ARRAYS:
+    if not dtype or len(parts) != 2 or dotted(parts[0]) not in _ARRAYS:
         return None
     shape = parts[1]
     text = shape.value if isinstance(shape, ast.Constant) and isinstance(shape.value, str) else None
@@ -98,7 +98,7 @@ def _unwrap(node: ast.expr | None) -> ast.expr | None:
             return None
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         return _one(node.left, node.right)
-    if isinstance(node, ast.Subscript) and _dotted(node.value) in _OPTIONAL:
+    if isinstance(node, ast.Subscript) and dotted(node.value) in _OPTIONAL:
         return _one(*(node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]))
     return node
 
@@ -108,11 +108,12 @@ def _one(*options: ast.expr) -> ast.expr | None:
     return _unwrap(kept[0]) if len(kept) == 1 else None
 
 
-def _dotted(node: ast.expr) -> str:
+def dotted(node: ast.expr) -> str:
+    """`torch.nn.Module` for a name or attribute chain; "" for anything else."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
+        head = dotted(node.value)
         return f"{head}.{node.attr}" if head else ""
     return ""
 

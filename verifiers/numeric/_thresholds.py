@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from verifiers.numeric._annotations import dotted as _dotted
 from verifiers.numeric._inputs import Case, Param, Unsupported, build
 
 __all__ = ["MAX_CASES", "MAX_ELEMENTS", "MAX_RANK", "Threshold", "Unreachable", "extra_dtypes", "mine", "report",
@@ -358,15 +359,6 @@ def _symbol(op: ast.cmpop) -> str:
 
 def _flip(op: ast.cmpop) -> ast.cmpop:
     return _FLIP[type(op)]() if type(op) in _FLIP else op
-
-
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
-        return f"{head}.{node.attr}" if head else ""
-    return ""
 
 
 def _base(node: ast.expr, params: set[str]) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from properties import Kind, Obligation
+from verifiers._calls import finished_well_within
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier
 from verifiers.numeric import _checks, _coverage, _devices, _modes, _report, _steps, _thresholds
 from verifiers.numeric._inputs import LARGE, SMALL, WIDE, Case, Unsupported, eps
@@ -30,7 +31,6 @@ _REFUTING_DEATHS = {"timeout", "cpu", "memory", "exit", "signal"}
 # A new kernel's timeout is its own fault only when the old one finished the same call in
 # well under the time the new one was given; otherwise a loaded machine cannot be ruled out.
 _SLOW_DEATHS = {"timeout", "cpu"}
-_WELL_WITHIN = 0.25
 
 
 class _Stop(Exception):
@@ -344,7 +344,7 @@ class _Run:
     def _slow(self, outcome: Outcome, case: Case | None, dtype: str, device: str, function: str) -> None:
         """A new kernel that ran out of time: REFUTED if the old one did the same call in a quarter of it."""
         old = self.timing.get((function, self._call_text(case, dtype, device)))
-        if old is not None and old < _WELL_WITHIN * outcome.seconds:
+        if old is not None and finished_well_within(old, outcome.seconds):
             self._refute(case, dtype, device, f"the new kernel's worker died ({outcome.error_type}: "
                          f"{outcome.message[:200]}) after {outcome.seconds:.1f} s, where the old kernel finished "
                          f"the same call in {old:.2f} s", f"returned in {old:.2f} s",

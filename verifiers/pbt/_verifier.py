@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from properties import RULES, Equivalent, Invariant, Kind, Obligation, module_name
-from verifiers._calls import call_arguments
+from verifiers._calls import call_arguments, finished_well_within
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier, Violation
 from verifiers._values import Construct, Incomparable, same
 from verifiers.pbt._boundaries import mine
@@ -28,9 +28,6 @@ __all__ = ["DifferentialTester"]
 
 _REFUTING_DEATHS = {"timeout", "cpu", "memory", "exit", "signal"}
 _MAX_REPLAYED = 2000
-# A new version's timeout is a verdict only when the old one answered the same call this much faster:
-# two calls both near the limit are decided by the machine's load, not by the code.
-_TIMEOUT_MARGIN = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +203,7 @@ def _death(values: tuple[Any, ...], old: Outcome, new: Outcome) -> Finding:
         return Finding(message=f"the new version monkeypatched at run time: {new.message}",
                        level=Level.VIOLATION, **shown)
     if (new.kind is OutcomeKind.DIED and old.kind is not OutcomeKind.DIED and new.error_type == "timeout"
-            and old.seconds * _TIMEOUT_MARGIN > new.seconds):
+            and not finished_well_within(old.seconds, new.seconds)):
         return Finding(message=f"the new version timed out after {new.seconds:.1f} s where the old one answered in "
                                f"{old.seconds:.1f} s, too close to the limit to tell the code from the machine's "
                                "load; raise call_timeout or make the code faster", level=Level.UNKNOWN, **shown)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from verifiers._calls import finished_well_within
 from verifiers._contract import Executor, Level, Outcome, OutcomeKind
 from verifiers._values import Incomparable, same
 
@@ -71,6 +72,11 @@ def _death(old: Outcome, new: Outcome) -> Difference:
     if new.kind is OutcomeKind.DIED and old_lived and new.error_type == "mutation":
         return Difference(Level.VIOLATION, f"the new version monkeypatched at run time: {new.message}",
                           rule="module-mutation", **shown)
+    if new.kind is OutcomeKind.DIED and old_lived and new.error_type == "timeout" and \
+            not finished_well_within(old.seconds, new.seconds):
+        return Difference(Level.UNKNOWN, f"the new version timed out after {new.seconds:.1f} s where the old one "
+                                         f"answered in {old.seconds:.1f} s, too close to the limit to tell the code "
+                                         "from the machine's load", fatal=True, **shown)
     if new.kind is OutcomeKind.DIED and old_lived and new.error_type in _REFUTING_DEATHS:
         return Difference(Level.REFUTED, f"the new version died ({new.error_type}) where the old one did not", **shown)
     sides = " and ".join(s for s, o in (("old", old), ("new", new)) if o.kind is OutcomeKind.DIED)
