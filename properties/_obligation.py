@@ -54,6 +54,10 @@ class Obligation:
     target lives in (``train`` for ``train.Net.forward``), empty for file-level
     obligations.  ``rule`` names the policy rule a file-level obligation the planner
     decided from the repository stands for (``module-shadowing``, ``symlink``).
+    ``allowed_by`` is set on a comparison of old and new the gate runs for information
+    only: the property named there (an ``invariant`` or ``bounds``) lets the target's
+    behaviour change, so the comparison is reported, and rejects only when the
+    configuration requires the behaviour unchanged (``--require unchanged``).
     """
 
     target: str
@@ -68,6 +72,7 @@ class Obligation:
     spec: Property | None = field(default=None, compare=False)
     module: str = ""
     rule: str = ""
+    allowed_by: str = ""
 
     @property
     def line(self) -> int | None:

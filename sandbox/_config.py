@@ -35,6 +35,9 @@ class Config:
     allow_calls: tuple[str, ...] = ()
     unchecked: tuple[str, ...] = ("*.md", "*.rst", "docs/**", "LICENSE*")
     require: str = "passed"
+    # Targets (globs of qualified names; "*" for all) whose behaviour change an invariant() or
+    # bounds() allows is rejected all the same: `--require unchanged`.
+    unchanged: tuple[str, ...] = ()
     apply: str = "auto"
     seed: int = 0
     jobs: int = 1
@@ -105,7 +108,7 @@ def _from_table(table: Mapping[str, Any], where: str) -> Config:
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
-    if name in ("properties", "protected", "unchecked", "allow_calls"):
+    if name in ("properties", "protected", "unchecked", "allow_calls", "unchanged"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import getpass
 import hashlib
 import os
@@ -192,7 +193,9 @@ class Gate:
         def one(index: int, obligation: Obligation) -> Judgement:
             report(Progress(index + 1, total, obligation))
             evidence, gave_up = _run_route(obligation, context)
-            judgement = Judgement(obligation, evidence, self._meets(obligation, evidence.level), gave_up)
+            shown = bool(obligation.allowed_by) and not self._unchanged_required(obligation.target)
+            judgement = Judgement(obligation, evidence, shown or self._meets(obligation, evidence.level), gave_up,
+                                  informational=shown)
             report(Progress(index + 1, total, obligation, judgement))
             return judgement
 
@@ -205,6 +208,10 @@ class Gate:
                 continue
             done.append(one(index, obligation))
         return tuple(done)
+
+    def _unchanged_required(self, target: str) -> bool:
+        """``--require unchanged`` (or ``[tool.sandbox] unchanged``) names ``target``: allowed changes reject."""
+        return any(fnmatch.fnmatchcase(target, pattern) for pattern in self.config.unchanged)
 
     def _meets(self, obligation: Obligation, level: Level) -> bool:
         if obligation.kind.behavioural and self.config.require == "proven":

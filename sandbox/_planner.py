@@ -12,10 +12,11 @@ unchanged readers of a changed data file or docstring.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from properties import (
@@ -75,7 +76,7 @@ def plan(changes: ChangeSet, properties: Sequence[Property], config: Config, pol
                 unchecked.append((diff.path, note))
         else:
             _check_targets(diff, properties)
-            obligations.extend(_python_file(diff, by_target, bounded, effects))
+            obligations.extend(_python_file(diff, by_target, bounded, effects, after.get(diff.path)))
             obligations.extend(module_effects(diff, effects))
             obligations.extend(registration_effects(diff, effects, before, after))
     if effects is not None:
@@ -95,7 +96,7 @@ def _effects(root: str | os.PathLike[str] | None, changes: ChangeSet, before: di
     return Effects(root, state, ledger=config.ledger, not_readers=policy.protected_by)
 
 
-def _reader_maker(by_target: dict[str, Property], bounded: set[str]) -> Callable[[Change], Obligation | None]:
+def _reader_maker(by_target: dict[str, Property], bounded: set[str]) -> Callable[[Change], list[Obligation]]:
     return lambda change: _for_function(change, by_target.get(change.target), bounded)
 
 
@@ -144,15 +145,19 @@ def _non_python(diff: FileDiff, config: Config, obligations: list[Obligation], e
 
 
 def _python_file(diff: FileDiff, by_target: dict[str, Property], bounded: set[str],
-                 effects: Effects | None = None) -> list[Obligation]:
+                 effects: Effects | None = None, text: str | None = None) -> list[Obligation]:
     found = [Obligation(diff.path, Kind.POLICY, diff.path, "the static policy applies to every changed Python file",
                         ("static",))] if diff.status != "deleted" else []
     classes = {c.target: c for c in diff.changes if c.kind is DefKind.CLASS}
     for change in diff.changes:
-        obligation = (_implicit_member(change, diff.module, classes, effects, diff.names)
-                      or _for_change(change, by_target.get(change.target), bounded))
-        if obligation is not None:
-            found.append(obligation)
+        implicit = _implicit_member(change, diff.module, classes, effects, diff.names)
+        if implicit is not None:
+            found.append(implicit)
+        elif change.kind is DefKind.CONSTANT and change.change is ChangeKind.MODIFIED:
+            found.extend(_for_constant(change, by_target.get(change.target),
+                                       _invariant_readers(change, diff, text, by_target, effects)))
+        else:
+            found.extend(_for_change(change, by_target.get(change.target), bounded))
     if diff.status != "deleted" and all(part.isidentifier() for part in diff.module.split(".")):
         found.append(Obligation(diff.module, Kind.IMPORT, diff.path, "module-level code, decorators, defaults and "
                                 "class bodies run at import: the module must import within limits, not much "
@@ -211,58 +216,145 @@ _MODULE_HOOKS = frozenset({"__getattr__", "__dir__"})
 _CLASS_HOOKS = ("__getattr__", "__getattribute__")
 
 
-def _for_change(change: Change, spec: Property | None, bounded: set[str]) -> Obligation | None:
+def _for_change(change: Change, spec: Property | None, bounded: set[str]) -> list[Obligation]:
     if change.change is ChangeKind.COSMETIC:
-        return None
+        return []
     if change.kind is DefKind.IMPORT:
         if change.change is ChangeKind.MODIFIED and _is_public(change.target):
-            return _obligation(change, Kind.UNANALYSABLE, (),
-                               f"the import bound to {change.target} changed, and other modules may import it from "
-                               f"here (`from {change.target.rpartition('.')[0]} import "
-                               f"{change.target.rpartition('.')[2]}`); the gate cannot compare the two objects: "
-                               "import the new object under a new name instead")
-        return None
+            return [_obligation(change, Kind.UNANALYSABLE, (),
+                                f"the import bound to {change.target} changed, and other modules may import it "
+                                f"from here (`from {change.target.rpartition('.')[0]} import "
+                                f"{change.target.rpartition('.')[2]}`); the gate cannot compare the two objects: "
+                                "import the new object under a new name instead")]
+        return []
     if change.kind is DefKind.MODULE_CODE:
         if change.change is ChangeKind.ADDED and change.target.endswith(".<main block>"):
-            return None  # a new script entry point: nothing that runs today runs it
-        return _obligation(change, Kind.UNANALYSABLE, (), _module_code_reason(change))
+            return []  # a new script entry point: nothing that runs today runs it
+        return [_obligation(change, Kind.UNANALYSABLE, (), _module_code_reason(change))]
     if change.change is ChangeKind.REMOVED:
         if _is_public(change.target):
-            return _obligation(change, Kind.REMOVAL, ("static",), f"public {change.kind.value} removed")
-        return None
+            return [_obligation(change, Kind.REMOVAL, ("static",), f"public {change.kind.value} removed")]
+        return []
     if change.change is ChangeKind.ADDED:
-        return None
+        return []
     if change.kind is DefKind.CONSTANT:
         return _for_constant(change, spec)
     if change.kind is DefKind.CLASS:
-        return _obligation(change, Kind.UNANALYSABLE, (),
-                           f"the header of class {change.target} changed (bases, decorators or class-level "
-                           "statements); the gate cannot analyse that yet: keep the header and change methods")
+        return [_obligation(change, Kind.UNANALYSABLE, (),
+                            f"the header of class {change.target} changed (bases, decorators or class-level "
+                            "statements); the gate cannot analyse that yet: keep the header and change methods")]
     return _for_function(change, spec, bounded)
 
 
-def _for_constant(change: Change, spec: Property | None) -> Obligation | None:
+def _for_constant(change: Change, spec: Property | None, readers: tuple[str, ...] = ()) -> list[Obligation]:
+    """A changed constant keeps its value, moves within ``bounds``, or moves under its readers' invariants.
+
+    ``readers`` are the functions reading it when every one of them carries an ``invariant``
+    (``_invariant_readers``): those invariants are checked as obligations of their own, so the
+    value may move; old and new are still compared, and shown, for information.
+    """
     if change.target.endswith(".__all__"):
-        return None  # the export list changes only what `import *` binds
+        return []  # the export list changes only what `import *` binds
     if isinstance(spec, Bounds):
-        return _obligation(change, Kind.BOUNDS, ("literal",),
-                           f"bounds({spec.target!r}, {spec.lo!r}, {spec.hi!r}) lets the value move within range", spec)
-    return _obligation(change, Kind.EQUIVALENT, ("literal",),
-                       f"constant {change.target} changed; its value must stay the same unless a bounds() "
-                       "property lets it move")
+        return [_obligation(change, Kind.BOUNDS, ("literal",),
+                            f"bounds({spec.target!r}, {spec.lo!r}, {spec.hi!r}) lets the value move within range",
+                            spec)]
+    if readers:
+        allowed = ", ".join(f"invariant({r!r})" for r in readers)
+        shown = _obligation(change, Kind.EQUIVALENT, ("literal",),
+                            f"constant {change.target} changed; every function reading it states an invariant "
+                            f"({allowed}), checked on its own, so the value may move: compared for information")
+        return [dataclasses.replace(shown, allowed_by=allowed)]
+    return [_obligation(change, Kind.EQUIVALENT, ("literal",),
+                        f"constant {change.target} changed; its value must stay the same unless a bounds() "
+                        "property lets it move, or every function of the repository reading it states an "
+                        "invariant()")]
 
 
-def _for_function(change: Change, spec: Property | None, bounded: set[str]) -> Obligation | None:
+def _invariant_readers(change: Change, diff: FileDiff, text: str | None, by_target: dict[str, Property],
+                       effects: Effects | None) -> tuple[str, ...]:
+    """The readers of the changed constant when each states an ``invariant``, else ``()``.
+
+    Every reader must be known: the functions of its module that read it (the change
+    analysis marks them), no module-level code or class body of the module reading it, and
+    no other file of the repository that names the constant (the repository must be at hand
+    to tell).  One unknown reader and the constant must keep its
+    value (or state ``bounds``), as before.
+    """
+    if effects is None or isinstance(by_target.get(change.target), Bounds) or diff.module is None:
+        return ()
+    leaf = change.target.rpartition(".")[2]
+    # Unchanged readers are marked by the analysis; a function the patch edits too may read
+    # the constant as well (a local of the same name counts: it errs towards an obligation).
+    readers = tuple(sorted(c.target for c in diff.changes if change.target in c.because or (
+        c.kind in (DefKind.FUNCTION, DefKind.METHOD) and c.new is not None
+        and leaf in c.new.reads | c.new.attribute_reads)))
+    if not readers or not all(isinstance(by_target.get(r), Invariant) for r in readers):
+        return ()
+    if change.target.rpartition(".")[0] != diff.module or text is None or _read_at_module_level(text, leaf):
+        return ()
+    if effects.name_elsewhere(diff.path, leaf):
+        return ()
+    return readers
+
+
+def _read_at_module_level(text: str, name: str) -> bool:
+    """Module code or a class body of the new file reads ``name`` (outside any function)."""
+    def outside_functions(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
+        for node in nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield from node.decorator_list
+                yield from node.args.defaults
+                yield from (d for d in node.args.kw_defaults if d is not None)
+                continue
+            if isinstance(node, ast.ClassDef):
+                yield from node.bases
+                yield from node.decorator_list
+                yield from outside_functions(node.body)
+                continue
+            yield node
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return True
+    for top in outside_functions(tree.body):
+        for node in ast.walk(top):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                return True
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("globals", "vars"):
+                return True
+    return False
+
+
+def _for_function(change: Change, spec: Property | None, bounded: set[str]) -> list[Obligation]:
+    """The obligation of a changed function, and the comparison shown for information beside it.
+
+    Where an ``invariant`` (or the ``bounds`` of every constant it reads) lets the function's
+    behaviour change, the gate still compares old and new with the usual verifiers and
+    budget: a reviewer must see that a learning rate now sits at 0 even when it is allowed.
+    """
     reason = _why(change)
     if change.because and not _textually_changed(change) and all(b in bounded for b in change.because) \
             and not isinstance(spec, (Invariant, Kernel)):
-        return None  # only reads constants a bounds() property lets move
+        allowed = ", ".join(f"bounds({b!r})" for b in change.because)
+        shown = _compared(change, spec if isinstance(spec, Equivalent) else None, reason)
+        return [dataclasses.replace(shown, allowed_by=allowed,
+                                    reason=f"{reason}; {allowed} lets it change: compared for information")]
     if isinstance(spec, Invariant):
-        return _obligation(change, Kind.INVARIANT, _SCALAR_ROUTE, reason + "; invariant() replaces equivalence", spec)
+        held = _obligation(change, Kind.INVARIANT, _SCALAR_ROUTE, reason + "; invariant() replaces equivalence", spec)
+        shown = _compared(change, Equivalent(change.target, pre=spec.pre), reason)
+        allowed = f"invariant({change.target!r})"
+        return [held, dataclasses.replace(shown, allowed_by=allowed,
+                                          reason=f"{reason}; {allowed} lets it change: compared for information")]
     if isinstance(spec, Bounds):
-        return _obligation(change, Kind.UNANALYSABLE, (),
-                           f"bounds() applies to module constants, not to {change.kind.value} {change.target}; "
-                           "use invariant() for a function")
+        return [_obligation(change, Kind.UNANALYSABLE, (),
+                            f"bounds() applies to module constants, not to {change.kind.value} {change.target}; "
+                            "use invariant() for a function")]
+    return [_compared(change, spec, reason)]
+
+
+def _compared(change: Change, spec: Property | None, reason: str) -> Obligation:
+    """Old and new must behave the same: scalar route, tensor comparison, or why neither can run."""
     route, problem = _route(change.new)  # type: ignore[arg-type]
     if isinstance(spec, Kernel) or route == ("numeric",):
         return _obligation(change, Kind.KERNEL, ("numeric",), reason, spec or Kernel(change.target))

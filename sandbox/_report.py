@@ -68,6 +68,7 @@ def _summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list[str]:
     count = len(verdict.outcomes)
     lines = [f"sandbox check: {status}  ({files}; {count} obligation{'s' * (count != 1)}; {verdict.seconds:.2f} s)",
              "", f"Verdict: {_verdict_line(verdict)}"]
+    lines += _behaviour_summary(verdict, paint)
     lines += ["Changed:"] + _changed_summary(verdict)
     if verdict.outcomes:
         lines.append("Decided by (level, obligation, verifier):")
@@ -76,7 +77,12 @@ def _summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list[str]:
 
 
 def _verdict_line(verdict: Verdict) -> str:
-    ran = [o for o in verdict.outcomes if o.ran]
+    ran = [o for o in verdict.outcomes if o.ran and not o.informational]
+    shown = sum(1 for o in verdict.outcomes if o.ran and o.informational)
+    return _levels_line(verdict, ran) + (f"; {shown} comparison(s) shown for information" if shown else "")
+
+
+def _levels_line(verdict: Verdict, ran: list[Judgement]) -> str:
     levels: dict[str, int] = {}
     for outcome in ran:
         levels[outcome.evidence.level.value] = levels.get(outcome.evidence.level.value, 0) + 1
@@ -85,7 +91,43 @@ def _verdict_line(verdict: Verdict) -> str:
         return f"accepted: all {len(ran)} obligation(s) met ({counts or 'nothing to check'})"
     skipped = f"; {len(verdict.not_run)} not run (--fail-fast)" if verdict.not_run else ""
     failed = sum(1 for o in ran if not o.ok)
-    return f"rejected: {failed} of {len(verdict.outcomes)} obligation(s) not met ({counts}){skipped}"
+    total = sum(1 for o in verdict.outcomes if not o.informational)
+    return f"rejected: {failed} of {total} obligation(s) not met ({counts}){skipped}"
+
+
+def _behaviour_summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list[str]:
+    """Where a property lets behaviour change, what the comparison found: a reviewer reads it first."""
+    shown = _by_target(verdict.behaviour_shown)
+    if not shown:
+        return []
+    lines = ["Behaviour where a property allows it to change (old and new compared):"]
+    for outcome in shown:
+        ob, ev = outcome.obligation, outcome.evidence
+        what = outcome.behaviour
+        if what == "changed":
+            head = paint("behaviour changed", "33;1")
+            why = (f"allowed by {ob.allowed_by}" if outcome.informational
+                   else f"rejected: --require unchanged, though {ob.allowed_by} allows it")
+            cex = ev.counterexample
+            at = (f"at {cex.call} old {_bare(cex.old)}, new {_bare(cex.new)}" if cex is not None
+                  else ev.detail)
+            lines.append(f"  {head} ({why}): {at}")
+        elif what == "unchanged":
+            lines.append(f"  behaviour unchanged: {ob.target} ({ev.level.value} by {ev.verifier})")
+        else:
+            need = "" if outcome.informational else "; rejected: --require unchanged needs it shown"
+            lines.append(f"  behaviour not established: {ob.target} ({ev.level.value} by {ev.verifier}; the "
+                         f"reasons are under Checked below){need}")
+    return lines
+
+
+def _bare(value: str | None) -> str:
+    """``returned 0.0`` reads as ``0.0`` in "old ..., new ..."; a raised exception keeps its words."""
+    return _result(value).removeprefix("returned ")
+
+
+def _kind(outcome: Judgement) -> str:
+    return "behaviour" if outcome.obligation.allowed_by else outcome.obligation.kind.value
 
 
 def _changed_summary(verdict: Verdict) -> list[str]:
@@ -105,11 +147,12 @@ def _decided_summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list
     rows = []
     for outcome in ordered[:_SUMMARY_ROWS]:
         ob, ev = outcome.obligation, outcome.evidence
-        mark = "ok" if outcome.ok else ("--" if not outcome.ran else "x ")
+        mark = "i " if outcome.informational else "ok" if outcome.ok else ("--" if not outcome.ran else "x ")
         level = "not run" if not outcome.ran else ev.level.value
         by = "" if not outcome.ran else f"  by {ev.verifier}"
+        by += " (for information)" if outcome.informational else ""
         rows.append(f"  {mark} {paint(f'{level:<9}', _COLOUR[ev.level] if outcome.ran else '2')} "
-                    f"{ob.kind.value:<12} {ob.target:<{width}}{by}".rstrip())
+                    f"{_kind(outcome):<12} {ob.target:<{width}}{by}".rstrip())
     if len(ordered) > _SUMMARY_ROWS:
         rows.append(f"  ... and {len(ordered) - _SUMMARY_ROWS} more obligation(s) met; all are under Checked below")
     return rows
@@ -142,11 +185,14 @@ def _changed_section(verdict: Verdict) -> list[str]:
 def _checked(outcome: Judgement, paint: Callable[[str, str], str], verbose: bool) -> list[str]:
     ev, ob = outcome.evidence, outcome.obligation
     if not outcome.ran:
-        return [f"  {'not run':<9} {ob.kind.value:<12} {ob.target}: {ev.detail}"]
+        return [f"  {'not run':<9} {_kind(outcome):<12} {ob.target}: {ev.detail}"]
     where = f"{ob.path}:{ob.line}" if ob.line else ob.path
     located = "" if where == ob.target else f"  at {where}"
     level = paint(f"{ev.level.value:<9}", _COLOUR[ev.level])
-    lines = [f"  {level} {ob.kind.value:<12} {ob.target:<32} {ev.verifier:<9} {ev.seconds:.2f} s{located}"]
+    lines = [f"  {level} {_kind(outcome):<12} {ob.target:<32} {ev.verifier:<9} {ev.seconds:.2f} s{located}"]
+    if ob.allowed_by:
+        lines.append(f"      old and new compared for information: {ob.allowed_by} lets the behaviour change"
+                     + ("" if outcome.informational else "; --require unchanged makes a change a rejection"))
     undecided = ev.level is Level.UNKNOWN and bool(outcome.gave_up)  # the detail is these reasons, joined
     if not undecided:
         lines += _detail_lines(ev.detail, verbose, "      ")
@@ -226,7 +272,7 @@ def _sealed(path: str, verdict: Verdict) -> bool:
 
 
 def _accepted_line(verdict: Verdict) -> str:
-    levels = sorted({o.evidence.level.value for o in verdict.outcomes})
+    levels = sorted({o.evidence.level.value for o in verdict.outcomes if not o.informational})
     reached = f"every obligation reached {' or '.join(levels)}" if levels else "nothing needed checking"
     return f"Accepted: {reached}. `sandbox apply` writes exactly these bytes and records them in the ledger."
 
@@ -266,22 +312,29 @@ def _json(verdict: Verdict) -> str:
 
 
 def _sarif(verdict: Verdict) -> str:
-    results = []
+    results: list[dict] = []
+    seen: dict[str, int] = {}
     for outcome in verdict.failures:
         ev, ob = outcome.evidence, outcome.obligation
         if not outcome.ran:
             continue  # not a finding: --fail-fast stopped before it
         for v in ev.violations or ():
-            results.append(_sarif_result(v.rule, v.message, v.path, v.line))
+            results.append(_sarif_result(v.rule, v.message, v.path, (v.line, v.line), v.symbol or ob.target, seen))
         if not ev.violations:
+            span = (ob.line, (ob.new_lines or ob.old_lines or (None, None))[1])
             results.append(_sarif_result(_evidence_rule(ob.kind, ev.level), f"{ob.target}: {ev.detail}",
-                                         ob.path, ob.line))
+                                         ob.path, span, ob.target, seen))
     rules = _sarif_rules({r["ruleId"] for r in results})
-    driver = {"name": "selfmod-sandbox", "version": _version(), "rules": rules}
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    for result in results:
+        result["ruleIndex"] = index[result["ruleId"]]
+    driver = {"name": "selfmod-sandbox", "version": _version(), "informationUri": _DOCS_URI + "ci.md",
+              "rules": rules}
     doc = {
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{"tool": {"driver": driver}, "results": results}],
+        "runs": [{"tool": {"driver": driver}, "results": results,
+                  "invocations": [{"executionSuccessful": True}]}],
     }
     return json.dumps(doc, indent=2) + "\n"
 
@@ -290,19 +343,27 @@ def _evidence_rule(kind: Kind, level: Level) -> str:
     return f"{kind.value}-{level.value.lower()}"
 
 
+# Where each rule id is explained (docs/ci.md has a heading per policy rule and per level).
+_DOCS_URI = "https://github.com/selfmod-sandbox/selfmod-sandbox/blob/main/docs/"
+
+
 def _sarif_rules(used: set[str]) -> list[dict]:
     """A rule for every id a result can carry: the policy rules, and each obligation kind at each
     level (``kernel-refuted``, ``equivalent-unknown``, ...), plus any id a verifier invented."""
-    rules = [{"id": r.id, "shortDescription": {"text": r.summary}, "help": {"text": r.fix}} for r in RULES.values()]
+    rules = [_sarif_rule(r.id, r.summary, f"{r.summary}. Fix: {r.fix}", r.id) for r in RULES.values()]
     for kind in Kind:
         for level in Level:
-            rules.append({"id": _evidence_rule(kind, level),
-                          "shortDescription": {"text": f"a {kind.value} obligation reached {level.value}"},
-                          "help": {"text": _LEVEL_HELP[level]}})
+            rules.append(_sarif_rule(_evidence_rule(kind, level), f"a {kind.value} obligation reached {level.value}",
+                                     _LEVEL_HELP[level], level.value.lower()))
     known = {r["id"] for r in rules}
-    rules += [{"id": rule, "shortDescription": {"text": f"policy rule {rule}"},
-               "help": {"text": "see the result's message"}} for rule in sorted(used - known)]
+    rules += [_sarif_rule(rule, f"policy rule {rule}", "see the result's message", "rule-ids")
+              for rule in sorted(used - known)]
     return rules
+
+
+def _sarif_rule(rule: str, summary: str, help_text: str, anchor: str) -> dict:
+    return {"id": rule, "shortDescription": {"text": summary}, "help": {"text": help_text},
+            "helpUri": f"{_DOCS_URI}ci.md#{anchor}", "defaultConfiguration": {"level": "error"}}
 
 
 _LEVEL_HELP = {
@@ -321,10 +382,28 @@ def _version() -> str:
         return "0+unknown"
 
 
-def _sarif_result(rule: str, message: str, path: str, line: int | None) -> dict:
-    region = {"startLine": line} if line else {}
-    return {"ruleId": rule, "level": "error", "message": {"text": message},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": path}, "region": region}}]}
+def _sarif_result(rule: str, message: str, path: str, span: tuple[int | None, int | None], target: str,
+                  seen: dict[str, int]) -> dict:
+    start, end = span
+    key = _fingerprint(rule, path, target, message)
+    # The same finding twice in one definition (two identical calls) stays two alerts.
+    seen[key] = seen.get(key, 0) + 1
+    location: dict = {"artifactLocation": {"uri": path}}
+    if start:
+        location["region"] = {"startLine": start, **({"endLine": end} if end and end > start else {})}
+    return {"ruleId": rule, "level": "error", "message": {"text": message}, "locations": [{"physicalLocation": location}],
+            "partialFingerprints": {"sandboxFinding/v1": f"{key}:{seen[key]}"}}
+
+
+def _fingerprint(rule: str, path: str, target: str, message: str) -> str:
+    """Identity of a finding across runs: code scanning matches alerts by it, so it leaves out
+    line numbers (an unrelated edit above moves them) and every other number in the message
+    (timings, counts, a counterexample shrunk differently)."""
+    import hashlib
+    import re
+
+    normalised = " ".join(re.sub(r"\d+(?:\.\d+)?", "#", message).split())
+    return hashlib.sha256("\0".join((rule, path, target, normalised)).encode()).hexdigest()[:32]
 
 
 def _junit(verdict: Verdict) -> str:
@@ -333,10 +412,11 @@ def _junit(verdict: Verdict) -> str:
         ob, ev = o.obligation, o.evidence
         name = quoteattr(f"{ob.kind.value} {ob.target}")
         body = ("" if o.ok else f"<skipped message={quoteattr(ev.detail)}/>" if not o.ran
-                else f"<failure message={quoteattr(ev.level.value)}>{_xml(ev.detail)}</failure>")
+                else f"<failure message={quoteattr(ev.level.value)} type={quoteattr(ev.level.value)}>"
+                     f"{_xml(ev.detail)}</failure>")
         cases.append(f'  <testcase classname={quoteattr(ob.path)} name={name} time="{ev.seconds:.6f}">{body}</testcase>')
     failures = sum(1 for o in verdict.failures if o.ran)
-    head = (f'<testsuite name="sandbox check" tests="{len(verdict.outcomes)}" failures="{failures}" '
+    head = (f'<testsuite name="sandbox check" tests="{len(verdict.outcomes)}" failures="{failures}" errors="0" '
             f'skipped="{len(verdict.not_run)}" time="{verdict.seconds:.6f}">')
     return '<?xml version="1.0" encoding="utf-8"?>\n' + "\n".join([head, *cases, "</testsuite>"]) + "\n"
 
@@ -352,17 +432,28 @@ def _github(verdict: Verdict) -> str:
         if not o.ran:
             continue
         for v in ev.violations:
-            lines.append(f"::error file={v.path},line={v.line or 1},title={v.rule}::{_gh(v.message)}")
+            lines.append(_gh_command("error", v.message, file=v.path, line=v.line or 1, title=v.rule))
         if not ev.violations:
-            lines.append(f"::error file={ob.path},line={ob.line or 1},title={ob.kind.value} "
-                         f"{ev.level.value}::{_gh(ob.target + ': ' + ev.detail)}")
-    lines.append(f"::notice title=sandbox::{'accepted' if verdict.accepted else 'rejected'}: "
-                 f"{len(verdict.outcomes)} obligations, {len(verdict.failures)} not met")
+            lines.append(_gh_command("error", f"{ob.target}: {ev.detail}", file=ob.path, line=ob.line or 1,
+                                     title=f"{ob.kind.value} {ev.level.value}"))
+    lines.append(_gh_command("notice", f"{'accepted' if verdict.accepted else 'rejected'}: "
+                             f"{len(verdict.outcomes)} obligations, {len(verdict.failures)} not met", title="sandbox"))
     return "\n".join(lines) + "\n"
+
+
+def _gh_command(command: str, message: str, **properties: object) -> str:
+    """A workflow command, ``::error file=a.py,line=3,title=x::message``, escaped as the runner
+    parses it: ``%``, CR and LF everywhere, and ``:`` and ``,`` too inside property values."""
+    props = ",".join(f"{key}={_gh_property(str(value))}" for key, value in properties.items())
+    return f"::{command} {props}::{_gh(message)}"
 
 
 def _gh(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh(text).replace(":", "%3A").replace(",", "%2C")
 
 
 FORMATS: dict[str, Callable[[Verdict], str]] = {

@@ -35,6 +35,17 @@ class Judgement:
     # PASSED from testing must not hide that the prover gave up, and why.
     gave_up: tuple[str, ...] = ()
     ran: bool = True
+    # A comparison of old and new shown for information: a property (``obligation.allowed_by``)
+    # lets the behaviour change, and nothing requires it unchanged, so it cannot reject.
+    informational: bool = False
+
+    @property
+    def behaviour(self) -> str:
+        """For an informational comparison: ``changed``, ``unchanged`` or ``not established``."""
+        level = self.evidence.level
+        if level is Level.REFUTED:
+            return "changed"
+        return "unchanged" if level in (Level.PROVEN, Level.PASSED) else "not established"
 
     def to_json(self) -> dict[str, Any]:
         ob, ev = self.obligation, self.evidence
@@ -44,6 +55,10 @@ class Judgement:
             "reason": ob.reason, "ok": self.ok, "seconds": round(ev.seconds, 6),
             "ran": self.ran, "gave_up": list(self.gave_up),
         }
+        if ob.allowed_by:
+            out["allowed_by"] = ob.allowed_by
+            out["informational"] = self.informational
+            out["behaviour"] = self.behaviour
         if ev.counterexample is not None:
             out["counterexample"] = ev.counterexample.to_json()
         return out
@@ -106,8 +121,13 @@ class Verdict:
     @property
     def all_proven(self) -> bool:
         """Every behavioural obligation reached PROVEN (policy checks only need to pass)."""
-        return all(o.ok and (o.evidence.level is Level.PROVEN or not o.obligation.kind.behavioural)
-                   for o in self.outcomes)
+        return all(o.ok and (o.evidence.level is Level.PROVEN or not o.obligation.kind.behavioural
+                             or o.informational) for o in self.outcomes)
+
+    @property
+    def behaviour_shown(self) -> tuple[Judgement, ...]:
+        """The comparisons run for information where a property allows behaviour to change."""
+        return tuple(o for o in self.outcomes if o.obligation.allowed_by and o.ran)
 
     @property
     def not_run(self) -> tuple[Judgement, ...]:

@@ -98,10 +98,10 @@ class LiteralVerifier(Verifier):
             return self._unknown(error)
         if same(old, new):
             return Evidence(Level.PROVEN, self.name, f"{obligation.target} keeps its value {old!r}")
+        advice = (f"allowed by {obligation.allowed_by}" if obligation.allowed_by else
+                  f"to let it be retuned, state bounds({obligation.target!r}, lo, hi) in the property file")
         return Evidence(
-            Level.REFUTED, self.name,
-            f"{obligation.target} changed from {old!r} to {new!r}; to let it be retuned, state "
-            f"bounds({obligation.target!r}, lo, hi) in the property file",
+            Level.REFUTED, self.name, f"{obligation.target} changed from {old!r} to {new!r}; {advice}",
             counterexample=Counterexample(obligation.target, repr(old), repr(new)),
         )
 

@@ -19,7 +19,7 @@ from sandbox._effects._repo import Effects
 __all__ = ["docstring_readers", "module_effects", "reader_obligations", "registration_effects", "star_export_readers",
            "symlink", "unique"]
 
-Make = Callable[[Change], "Obligation | None"]
+Make = Callable[[Change], "list[Obligation]"]
 
 
 def symlink(diff: FileDiff, before: dict[str, str], after: dict[str, str]) -> Obligation:
@@ -84,9 +84,7 @@ def reader_obligations(readers: list[Reader], problems: list[str], cause: str, p
             continue
         change = Change(reader.qualname, definition.kind, ChangeKind.MODIFIED, reader.path, definition,
                         definition, because=(cause,))
-        obligation = make(change)
-        if obligation is not None:
-            yield obligation
+        yield from make(change)
 
 
 def docstring_readers(changes: ChangeSet, effects: Effects, make: Make, before: dict[str, str],

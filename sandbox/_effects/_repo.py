@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 
 from sandbox._definitions import Definition, definitions
@@ -57,6 +58,17 @@ class Effects:
     def star_readers(self, module: str, names: frozenset[str]) -> tuple[list[Reader], list[str]]:
         """The functions of modules that ``from module import *`` and read one of ``names``."""
         return self._keep(*name_readers(self.index, star_importers(self.index, module), names))
+
+    def name_elsewhere(self, path: str, name: str) -> list[str]:
+        """Other checked files that mention ``name`` as a word: readers the change analysis cannot see.
+
+        Tests and other protected files are not readers.  Any mention counts (an import of
+        the module through a parent package, a ``getattr`` with the name, even a comment),
+        which errs on the side of keeping the constant's own obligation.
+        """
+        word = re.compile(rf"\b{re.escape(name)}\b")
+        return sorted(p for p in self.index.containing(name)
+                      if p != path and not self._not_readers(p) and word.search(self.index.text(p) or ""))
 
     def _keep(self, readers: list[Reader], problems: list[str]) -> tuple[list[Reader], list[str]]:
         return [r for r in readers if not self._not_readers(r.path)], problems

@@ -118,12 +118,20 @@ def test_outside_the_prover_subset_testing_decides_and_require_proven_rejects_it
     assert not strict.accepted and not next(o for o in strict.outcomes if o.obligation.target == "agg.total").ok
 
 
-def test_retune_within_bounds_is_proven_and_its_readers_need_nothing_more(repo, checked):
+def test_retune_within_bounds_is_proven_and_its_readers_are_compared_for_information(repo, checked):
     verdict = checked(edit(repo, "LR = 3e-4", "LR = 6e-4"))
     assert verdict.accepted, verdict.summary()
-    assert levels(verdict) == {"train.py": "PASSED", "train.LR": "PROVEN", "train": "PASSED"}
+    assert levels(verdict) == {"train.py": "PASSED", "train.LR": "PROVEN", "train": "PASSED",
+                               "train.lr_schedule": "REFUTED"}
     reader = verdict.changes.get("train.lr_schedule")
     assert reader is not None and reader.because == ("train.LR",)
+    shown = next(o for o in verdict.outcomes if o.obligation.target == "train.lr_schedule")
+    assert shown.informational and shown.ok and shown.obligation.allowed_by == "bounds('train.LR')"
+    summary = verdict.summary()
+    assert summary.index("behaviour changed (allowed by bounds('train.LR')): at train.lr_schedule(") \
+        < summary.index("Changed:")
+    strict = checked(edit(repo, "LR = 3e-4", "LR = 6e-4"), unchanged=("*",))
+    assert not strict.accepted and "rejected: --require unchanged" in strict.summary()
 
 
 def test_retune_outside_bounds_is_refuted(repo, checked):
