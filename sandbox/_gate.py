@@ -7,6 +7,7 @@ import dataclasses
 import fnmatch
 import getpass
 import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,7 @@ from sandbox._loader import load_properties
 from sandbox._patch import Patch
 from sandbox._planner import plan
 from sandbox._verdict import NOT_RUN, Certificate, Judgement, Progress, Verdict, sha256
+from sandbox.cache import CheckKey, VerdictCache, default_dir, tree_digest
 
 __all__ = ["Gate", "open_state", "recover_interrupted"]
 
@@ -40,7 +42,7 @@ class Gate:
     """
 
     def __init__(self, root: Path, config: Config, properties: Sequence[Property], properties_digest: str,
-                 *, worker_tree: Path | None = None) -> None:
+                 *, worker_tree: Path | None = None, cache: VerdictCache | None = None) -> None:
         self.root = root
         # Where the workers copy the rest of the repository from (``--base`` checks read the
         # touched files from a base export but run code against the full work tree).
@@ -48,13 +50,18 @@ class Gate:
         self.config = config
         self.properties = tuple(properties)
         self._properties_digest = properties_digest
+        # Evidence memoised by content (``sandbox.cache``); ``None`` works everything out afresh.
+        self.cache = cache
         self.policy = _policy(config, self.properties, _local_modules(self.worker_tree))
 
     @classmethod
-    def from_repo(cls, path: str | os.PathLike[str], *, worker_tree: Path | None = None, **overrides: Any) -> "Gate":
+    def from_repo(cls, path: str | os.PathLike[str], *, worker_tree: Path | None = None,
+                  cache: VerdictCache | str | os.PathLike[str] | bool | None = None, **overrides: Any) -> "Gate":
         """Read ``[tool.sandbox]`` and the property files of the repository at ``path``.
 
         Keyword arguments (``require``, ``seed``, ``jobs``, ``timeout``) override the configuration.
+        ``cache`` memoises evidence: a ``VerdictCache``, a directory, or ``True`` for the default
+        directory (``sandbox.cache.default_dir()``, outside the repository); off by default.
         """
         root = Path(path).resolve()
         if not root.is_dir():
@@ -65,7 +72,7 @@ class Gate:
         for name in config.properties:
             if (root / name).is_file():
                 digest.update(name.encode() + b"\0" + (root / name).read_bytes())
-        return cls(root, config, properties, digest.hexdigest(), worker_tree=worker_tree)
+        return cls(root, config, properties, digest.hexdigest(), worker_tree=worker_tree, cache=_cache(cache))
 
     @property
     def state_dir(self) -> Path:
@@ -95,11 +102,12 @@ class Gate:
         before = {f.path: f.before_text for f in files if f.before_text is not None}
         after = {f.path: f.after_text for f in files if f.after_text is not None}
         planned = plan(changes, self.properties, self.config, self.policy, before, after, root=self.worker_tree)
+        key = self._check_key(before, after)
         with self._executor(planned.obligations, before, after) as executor:
             context = Context(before, after, self.policy, seed=self.config.seed, timeout=self.config.timeout,
                               executor=executor, max_examples=self.config.max_examples,
                               slowdown=self.config.slowdown, memory=self.config.memory)
-            outcomes = _with_replay(self._discharge(planned.obligations, context, fail_fast, progress),
+            outcomes = _with_replay(self._discharge(planned.obligations, context, fail_fast, progress, key),
                                     replay or f"Gate.from_repo({str(self.root)!r}, seed={self.config.seed}).check(patch)")
             isolation = executor.isolation if executor is not None else ""
             deaths = tuple(executor.deaths) if executor is not None else ()
@@ -185,17 +193,25 @@ class Gate:
                 "diff, then run `sandbox apply PATCH --approve`"
             )
 
+    def _check_key(self, before: dict[str, str], after: dict[str, str]) -> CheckKey | None:
+        if self.cache is None:
+            return None
+        return CheckKey.of(tree=tree_digest(self.worker_tree, skip=(self.config.ledger,)),
+                           config=_evidence_config(self.config), properties=self._properties_digest,
+                           seed=self.config.seed, before=before, after=after)
+
     def _discharge(self, obligations: Sequence[Obligation], context: Context, fail_fast: bool = False,
-                   progress: Callable[[Progress], None] | None = None) -> tuple[Judgement, ...]:
+                   progress: Callable[[Progress], None] | None = None,
+                   key: CheckKey | None = None) -> tuple[Judgement, ...]:
         report = progress or (lambda step: None)
         total = len(obligations)
 
         def one(index: int, obligation: Obligation) -> Judgement:
             report(Progress(index + 1, total, obligation))
-            evidence, gave_up = _run_route(obligation, context)
+            evidence, gave_up, cached = self._evidence(obligation, context, key)
             shown = bool(obligation.allowed_by) and not self._unchanged_required(obligation.target)
             judgement = Judgement(obligation, evidence, shown or self._meets(obligation, evidence.level), gave_up,
-                                  informational=shown)
+                                  informational=shown, cached=cached)
             report(Progress(index + 1, total, obligation, judgement))
             return judgement
 
@@ -208,6 +224,19 @@ class Gate:
                 continue
             done.append(one(index, obligation))
         return tuple(done)
+
+    def _evidence(self, obligation: Obligation, context: Context,
+                  key: CheckKey | None) -> tuple[Evidence, tuple[str, ...], bool]:
+        """From the cache when this very obligation was settled before, else from the route."""
+        name = key.for_(obligation) if key is not None and self.cache is not None else None
+        if name is not None:
+            hit = self.cache.get(name)  # type: ignore[union-attr]
+            if hit is not None:
+                return hit.evidence, hit.gave_up, True
+        evidence, gave_up = _run_route(obligation, context)
+        if name is not None:
+            self.cache.put(name, evidence, gave_up)  # type: ignore[union-attr]
+        return evidence, gave_up, False
 
     def _unchanged_required(self, target: str) -> bool:
         """``--require unchanged`` (or ``[tool.sandbox] unchanged``) names ``target``: allowed changes reject."""
@@ -310,6 +339,24 @@ def _missing_message(obligation: Obligation, missing: list[str]) -> str:
         "not provide yet, so the change cannot be shown safe; keep the change behaviour-free, or, for a "
         "constant, state bounds() so it can be checked"
     )
+
+
+def _cache(cache: VerdictCache | str | os.PathLike[str] | bool | None) -> VerdictCache | None:
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return VerdictCache(default_dir())
+    return cache if isinstance(cache, VerdictCache) else VerdictCache(cache)
+
+
+# Settings that decide whether evidence meets the requirement, not what the evidence is: a
+# change to them must not cost a re-run (the judgement is made afresh on every check).
+_NOT_EVIDENCE = frozenset({"require", "unchanged", "apply", "jobs", "ledger"})
+
+
+def _evidence_config(config: Config) -> str:
+    data = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in _NOT_EVIDENCE}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()
 
 
 def _local_modules(root: Path) -> frozenset[str]:

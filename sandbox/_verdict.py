@@ -38,6 +38,8 @@ class Judgement:
     # A comparison of old and new shown for information: a property (``obligation.allowed_by``)
     # lets the behaviour change, and nothing requires it unchanged, so it cannot reject.
     informational: bool = False
+    # The evidence came from the verdict cache: an earlier check of exactly this obligation.
+    cached: bool = False
 
     @property
     def behaviour(self) -> str:
@@ -53,7 +55,7 @@ class Judgement:
             "target": ob.target, "kind": ob.kind.value, "path": ob.path, "line": ob.line,
             "level": ev.level.value, "verifier": ev.verifier, "detail": ev.detail,
             "reason": ob.reason, "ok": self.ok, "seconds": round(ev.seconds, 6),
-            "ran": self.ran, "gave_up": list(self.gave_up),
+            "ran": self.ran, "gave_up": list(self.gave_up), "cached": self.cached,
         }
         if ob.allowed_by:
             out["allowed_by"] = ob.allowed_by
