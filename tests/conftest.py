@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# Every check in the suite works its evidence out afresh (subprocesses inherit this): the
+# verdict cache is tested where a test asks for it, with a directory of its own.
+os.environ["SANDBOX_CACHE"] = "off"
+
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
     """Write ``files`` (relative path -> text, dedented, or bytes) under ``root``."""
