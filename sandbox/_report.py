@@ -79,7 +79,9 @@ def _summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list[str]:
 def _verdict_line(verdict: Verdict) -> str:
     ran = [o for o in verdict.outcomes if o.ran and not o.informational]
     shown = sum(1 for o in verdict.outcomes if o.ran and o.informational)
-    return _levels_line(verdict, ran) + (f"; {shown} comparison(s) shown for information" if shown else "")
+    cached = sum(1 for o in verdict.outcomes if o.cached)
+    return (_levels_line(verdict, ran) + (f"; {shown} comparison(s) shown for information" if shown else "")
+            + (f"; {cached} from the verdict cache" if cached else ""))
 
 
 def _levels_line(verdict: Verdict, ran: list[Judgement]) -> str:
@@ -150,6 +152,7 @@ def _decided_summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list
         mark = "i " if outcome.informational else "ok" if outcome.ok else ("--" if not outcome.ran else "x ")
         level = "not run" if not outcome.ran else ev.level.value
         by = "" if not outcome.ran else f"  by {ev.verifier}"
+        by += " (cached)" if outcome.cached else ""
         by += " (for information)" if outcome.informational else ""
         rows.append(f"  {mark} {paint(f'{level:<9}', _COLOUR[ev.level] if outcome.ran else '2')} "
                     f"{_kind(outcome):<12} {ob.target:<{width}}{by}".rstrip())
@@ -189,7 +192,11 @@ def _checked(outcome: Judgement, paint: Callable[[str, str], str], verbose: bool
     where = f"{ob.path}:{ob.line}" if ob.line else ob.path
     located = "" if where == ob.target else f"  at {where}"
     level = paint(f"{ev.level.value:<9}", _COLOUR[ev.level])
-    lines = [f"  {level} {_kind(outcome):<12} {ob.target:<32} {ev.verifier:<9} {ev.seconds:.2f} s{located}"]
+    took = "cached" if outcome.cached else f"{ev.seconds:.2f} s"
+    lines = [f"  {level} {_kind(outcome):<12} {ob.target:<32} {ev.verifier:<9} {took}{located}"]
+    if outcome.cached:
+        lines.append(f"      from the verdict cache: an earlier check of exactly this obligation ({ev.seconds:.2f} s "
+                     "then); the level is what that check reached, never upgraded; --no-cache works it out again")
     if ob.allowed_by:
         lines.append(f"      old and new compared for information: {ob.allowed_by} lets the behaviour change"
                      + ("" if outcome.informational else "; --require unchanged makes a change a rejection"))
@@ -322,8 +329,10 @@ def _sarif(verdict: Verdict) -> str:
             results.append(_sarif_result(v.rule, v.message, v.path, (v.line, v.line), v.symbol or ob.target, seen))
         if not ev.violations:
             span = (ob.line, (ob.new_lines or ob.old_lines or (None, None))[1])
+            # One obligation per kind and target: its detail (timings, scratch paths, the replay
+            # command) is no part of what the finding is.
             results.append(_sarif_result(_evidence_rule(ob.kind, ev.level), f"{ob.target}: {ev.detail}",
-                                         ob.path, span, ob.target, seen))
+                                         ob.path, span, ob.target, seen, identity=""))
     rules = _sarif_rules({r["ruleId"] for r in results})
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     for result in results:
@@ -383,9 +392,9 @@ def _version() -> str:
 
 
 def _sarif_result(rule: str, message: str, path: str, span: tuple[int | None, int | None], target: str,
-                  seen: dict[str, int]) -> dict:
+                  seen: dict[str, int], identity: str | None = None) -> dict:
     start, end = span
-    key = _fingerprint(rule, path, target, message)
+    key = _fingerprint(rule, path, target, message if identity is None else identity)
     # The same finding twice in one definition (two identical calls) stays two alerts.
     seen[key] = seen.get(key, 0) + 1
     location: dict = {"artifactLocation": {"uri": path}}
@@ -398,11 +407,12 @@ def _sarif_result(rule: str, message: str, path: str, span: tuple[int | None, in
 def _fingerprint(rule: str, path: str, target: str, message: str) -> str:
     """Identity of a finding across runs: code scanning matches alerts by it, so it leaves out
     line numbers (an unrelated edit above moves them) and every other number in the message
-    (timings, counts, a counterexample shrunk differently)."""
+    (timings, counts, a counterexample shrunk differently), and absolute paths (a worker's scratch
+    directory is new on every run)."""
     import hashlib
     import re
 
-    normalised = " ".join(re.sub(r"\d+(?:\.\d+)?", "#", message).split())
+    normalised = " ".join(re.sub(r"\d+(?:\.\d+)?", "#", re.sub(r"(?<![\w.])/[^\s'\"]+", "<path>", message)).split())
     return hashlib.sha256("\0".join((rule, path, target, normalised)).encode()).hexdigest()[:32]
 
 
