@@ -1,4 +1,4 @@
-"""The command line: ``sandbox check | apply | log | recover | improve``.
+"""The command line: ``sandbox check | apply | log | recover | improve | pending``.
 
 ``main(argv, stdout, stderr)`` returns an exit code and never calls ``sys.exit``,
 so tests drive it directly.  Reports go to stdout; errors go to stderr, and so does the
@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("patch", metavar="PATCH", nargs="?", help="unified diff or JSON edits; - reads standard input")
     apply.add_argument("--patch", dest="patch_option", metavar="FILE", help="the same as PATCH, as `check` spells it")
     _common(apply)
-    apply.add_argument("--approve", action="store_true",
-                       help="you have reviewed the verdict and diff (needed when [tool.sandbox] apply is manual/proven)")
+    apply.add_argument("--approve", nargs="?", const=True, default=False, metavar="ID",
+                       help="you have reviewed the verdict and diff (needed when [tool.sandbox] apply is manual/proven); "
+                            "with ID: show and apply the change `sandbox pending` lists under ID")
 
     log = commands.add_parser("log", help="show the ledger of verdicts and applies")
     log.add_argument("--repo", default=".", metavar="DIR")
@@ -64,12 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     recover = commands.add_parser("recover", help="complete or roll back an interrupted apply")
     recover.add_argument("--repo", default=".", metavar="DIR")
 
-    improve = commands.add_parser("improve", help="propose -> verify -> apply loop with a model (not in this version)")
-    improve.add_argument("--goal", required=True)
-    improve.add_argument("--model")
-    improve.add_argument("--replay")
-    improve.add_argument("--rounds", type=int, default=3)
-    improve.add_argument("--objective")
+    from sandbox.init._command import add_parser as add_init
+    from sandbox.loop._command import add_parsers
+
+    add_parsers(commands)
+    add_init(commands)
     return parser
 
 
@@ -77,13 +77,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", default=".", metavar="DIR", help="the repository (any directory; default .)")
     parser.add_argument("--format", choices=sorted(FORMATS), default="text")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
-    parser.add_argument("--require", choices=("passed", "proven"), help="the weakest evidence accepted")
+    parser.add_argument("--require", choices=("passed", "proven", "unchanged"), action="append",
+                        help="passed/proven: the weakest evidence accepted; unchanged: a behaviour change that "
+                             "an invariant() or bounds() allows is a rejection too (repeat to give both)")
     parser.add_argument("--jobs", type=int, metavar="N", help="obligations checked in parallel")
     parser.add_argument("--seed", type=int, metavar="N", help="seed for generated inputs")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="text report: every note and coverage clause on its own line, and why each verifier gave up")
     parser.add_argument("--fail-fast", action="store_true",
                         help="stop at the first obligation not met; the rest are reported as not run")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="DIR",
+                       help="verdict cache directory (default: $SANDBOX_CACHE, else $XDG_CACHE_HOME/selfmod-sandbox)")
+    cache.add_argument("--no-cache", action="store_true", help="work every obligation out afresh; store nothing")
 
 
 def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
@@ -145,6 +151,15 @@ def _check(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def _apply(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if isinstance(args.approve, str):
+        if args.patch is None and args.patch_option is None and not Path(args.approve).is_file():
+            from sandbox.loop._command import run_approve
+
+            return run_approve(args, args.approve, stdout, stderr)
+        # `apply --approve PATCH`: the value is the patch, not a queue ID.
+        if args.patch is None and args.patch_option is None:
+            args.patch = args.approve
+        args.approve = True
     if (args.patch is None) == (args.patch_option is None):
         raise SandboxError("name the patch once: `sandbox apply PATCH` or `sandbox apply --patch FILE`")
     name = args.patch if args.patch is not None else args.patch_option
@@ -270,6 +285,8 @@ def _entry_summary(record: object) -> str:
         return ("accepted" if record["accepted"] else "rejected") + f" patch {record['certificate']['patch'][:12]}{waiting}"
     if "approved_by" in record:
         return f"applied {', '.join(record.get('files', []))} (approved by {record['approved_by']})"
+    if "decision" in record and "round" in record:
+        return f"round {record['round']}: {record['decision']}"
     return ", ".join(f"{k}={v}" for k, v in record.items())
 
 
@@ -288,13 +305,25 @@ def _recover(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def _improve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    print("sandbox improve: not available in this version: the propose -> verify -> apply loop needs the "
-          "model adapters (Anthropic, replay), which are not built yet; use `sandbox check` or "
-          "`sandbox apply` on a proposed patch instead", file=stderr)
-    return ExitCode.ERROR
+    from sandbox.loop._command import run_improve
+
+    return run_improve(args, stdout, stderr)
 
 
-_COMMANDS = {"check": _check, "apply": _apply, "log": _log, "recover": _recover, "improve": _improve}
+def _pending(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from sandbox.loop._command import run_pending
+
+    return run_pending(args, stdout, stderr)
+
+
+def _init(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from sandbox.init._command import run
+
+    return run(args, stdout, stderr)
+
+
+_COMMANDS = {"check": _check, "apply": _apply, "log": _log, "recover": _recover, "improve": _improve,
+             "pending": _pending, "init": _init}
 
 
 def _replay(args: argparse.Namespace, gate: Gate, name: str) -> str:
@@ -319,7 +348,20 @@ def _progress(stderr: IO[str]) -> Callable[[Progress], None] | None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    return {"require": args.require, "jobs": args.jobs, "seed": args.seed}
+    given = args.require or []
+    levels = [r for r in given if r != "unchanged"]
+    return {"require": levels[-1] if levels else None, "unchanged": ("*",) if "unchanged" in given else None,
+            "jobs": args.jobs, "seed": args.seed, "cache": _cache_choice(args)}
+
+
+def _cache_choice(args: argparse.Namespace) -> str | bool:
+    """``--cache DIR``, ``--no-cache``, or ``$SANDBOX_CACHE`` (a directory, or ``off``), else the XDG default."""
+    if getattr(args, "no_cache", False):
+        return False
+    given = getattr(args, "cache", None) or os.environ.get("SANDBOX_CACHE", "")
+    if given.lower() in ("off", "0", "no", "false"):
+        return False
+    return given or True
 
 
 def _read_patch(name: str, limits: PatchLimits | None = None) -> Patch:

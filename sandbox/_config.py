@@ -99,6 +99,8 @@ def _from_table(table: Mapping[str, Any], where: str) -> Config:
         raise ConfigError(f"{where}: expected a table")
     values: dict[str, Any] = {}
     for key, value in table.items():
+        if key == "improve":  # [tool.sandbox.improve]: the loop's own table, read by sandbox.loop._settings
+            continue
         name = key.replace("-", "_")
         if name not in _KEYS:
             known = ", ".join(sorted(_KEYS))

@@ -176,6 +176,12 @@ class Gate:
             "user": _user(), "files": [w.path for w in writes],
         })
 
+    def improve(self, proposer: Any, **options: Any) -> Any:
+        """Run the verified self-improvement loop on this repository (``sandbox.loop.improve``)."""
+        from sandbox.loop import improve
+
+        return improve(self, proposer, **options)
+
     def recover(self) -> str | None:
         """Complete or roll back an interrupted apply, recording what happened."""
         return recover_interrupted(self.root, self.config)

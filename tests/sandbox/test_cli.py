@@ -164,8 +164,8 @@ def test_usage_errors_exit_2(repo):
     assert run("frobnicate")[0] == 2
     code, _, err = run("check", "--repo", str(repo / "missing"), "--patch", "x.diff")
     assert code == 2
-    code, _, err = run("improve", "--goal", "faster")
-    assert code == 2 and "not available in this version" in err
+    code, _, err = run("improve", "--goal", "faster", "--repo", str(repo / "missing"))
+    assert code == 2 and "not a directory" in err
 
 
 def _git(repo: Path, *args: str) -> None:

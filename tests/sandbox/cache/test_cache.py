@@ -135,3 +135,23 @@ def test_the_tree_digest_changes_exactly_when_the_content_does(tmp_path_factory,
     one = write_tree(tmp_path_factory.mktemp("one"), {k: v.encode() for k, v in first.items()})
     two = write_tree(tmp_path_factory.mktemp("two"), {k: v.encode() for k, v in second.items()})
     assert (tree_digest(one) == tree_digest(two)) == (first == second)
+
+
+def test_the_command_line_uses_the_cache_it_is_given_and_no_cache_stores_nothing(repo, tmp_path):
+    from sandbox._cli import main
+    import io
+
+    patch = tmp_path / "p.json"
+    patch.write_text(json.dumps({"train.py": NEW}))
+    cache = tmp_path / "cli-cache"
+    base = ["check", "--repo", str(repo), "--patch", str(patch), "--format", "json"]
+    assert main([*base, "--no-cache"], io.StringIO(), io.StringIO()) == 0
+    assert not cache.exists()
+    outputs = []
+    for _ in range(2):
+        out = io.StringIO()
+        assert main([*base, "--cache", str(cache)], out, io.StringIO()) == 0
+        outputs.append(json.loads(out.getvalue()))
+    assert not any(o["cached"] for o in outputs[0]["obligations"])
+    assert all(o["cached"] for o in outputs[1]["obligations"])
+    assert [o["level"] for o in outputs[0]["obligations"]] == [o["level"] for o in outputs[1]["obligations"]]

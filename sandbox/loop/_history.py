@@ -1,0 +1,104 @@
+"""The loop's history in the ledger: every run's settings, baselines, rounds and halt, so it survives a crash.
+
+Kinds (each record carries the run id): ``improve-start`` (the settings), ``improve-baseline``
+(the objective's samples on the tree as it is), ``improve-round`` (one per round; a round that
+applies writes an ``applying`` record first, naming the hashes its files will have, and its final
+record after), ``improve-halt`` (a tripwire; its record has the round's fields under ``detail``), ``improve-resume`` and ``improve-end``.
+``--resume`` reads the last run back with ``last_run``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox._ledger import Ledger, LedgerEntry
+
+__all__ = ["History", "RunState", "last_run", "tree_matches"]
+
+START, BASELINE, ROUND, HALT, RESUME, END = ("improve-start", "improve-baseline", "improve-round",
+                                             "improve-halt", "improve-resume", "improve-end")
+APPLYING = "applying"
+
+
+@dataclass(slots=True)
+class RunState:
+    """One run as the ledger holds it: its settings, its rounds (by number, the last record wins)."""
+
+    run: str
+    settings: dict[str, Any]
+    rounds: dict[int, dict[str, Any]] = field(default_factory=dict)
+    baseline: list[float] | None = None
+    halted: dict[str, Any] | None = None
+    ended: bool = False
+
+    @property
+    def done(self) -> list[dict[str, Any]]:
+        """The rounds in order."""
+        return [self.rounds[number] for number in sorted(self.rounds)]
+
+
+class History:
+    """Appends one run's records to the ledger."""
+
+    def __init__(self, ledger: Ledger, run: str | None = None) -> None:
+        self.ledger = ledger
+        self.run = run or secrets.token_hex(6)
+
+    def append(self, kind: str, record: Mapping[str, Any]) -> LedgerEntry:
+        return self.ledger.append(kind, {"run": self.run, **record})
+
+    def start(self, settings: Mapping[str, Any]) -> LedgerEntry:
+        return self.append(START, {"settings": dict(settings)})
+
+    def baseline(self, samples: tuple[float, ...], why: str) -> LedgerEntry:
+        return self.append(BASELINE, {"samples": list(samples), "why": why})
+
+    def round(self, record: Mapping[str, Any]) -> LedgerEntry:
+        # The round's fields go under "detail": `sandbox log` reads a top-level "accepted" as a verdict.
+        return self.append(ROUND, {"round": record["round"], "decision": record["decision"],
+                                   "detail": dict(record)})
+
+    def halt(self, record: Mapping[str, Any]) -> LedgerEntry:
+        return self.append(HALT, record)
+
+
+def last_run(ledger: Ledger) -> RunState | None:
+    """The most recent run in the ledger, or None if the loop never ran here."""
+    state: RunState | None = None
+    for entry in ledger.entries():
+        record = entry.record
+        if entry.kind == START:
+            state = RunState(str(record.get("run")), dict(record.get("settings", {})))
+        elif state is not None and record.get("run") == state.run:
+            _fold(state, entry.kind, record)
+    return state
+
+
+def _fold(state: RunState, kind: str, record: Mapping[str, Any]) -> None:
+    if kind == BASELINE:
+        state.baseline = [float(v) for v in record.get("samples", [])]
+    elif kind == ROUND:
+        state.rounds[int(record["round"])] = dict(record.get("detail", {}))
+    elif kind == HALT:
+        state.halted = dict(record)
+    elif kind == RESUME:
+        state.halted, state.ended = None, False
+    elif kind == END:
+        state.ended = True
+
+
+def tree_matches(root: Path, hashes: Mapping[str, str | None]) -> bool:
+    """True if every path under ``root`` has the content hash given (None: the file is absent)."""
+    for path, digest in hashes.items():
+        target = root / path
+        if digest is None:
+            if target.exists():
+                return False
+        elif not target.is_file() or hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+            return False
+    return True

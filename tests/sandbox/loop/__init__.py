@@ -1,0 +1,1 @@
+"""Tests of the self-improvement loop (sandbox.loop)."""
