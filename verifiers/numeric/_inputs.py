@@ -9,7 +9,9 @@ Without a ``make_inputs``:
 * Shapes: a parameter with jaxtyping dims gets a shape from them, sizes shared by
   name across the signature (``_annotations`` says how); any other tensor gets the
   case's shape, except names that read as per-feature parameters (``weight``,
-  ``bias``, ``gamma``, ``beta``, ``scale``) which get its last dimension.
+  ``bias``, ``gamma``, ``beta``, ``scale``) which get its last dimension; where the
+  old kernel's body joins the parameters' dims (``a @ b``, ``x @ w + bias``,
+  ``einsum``), ``_shapes`` gives each its own shape instead (``cases(shaped=...)``).
 * Dtypes: an annotated dtype decides (``Bool``/``BoolTensor`` boolean, ``Int``/
   ``LongTensor``/... int64, ``Float``/... float); without one, names ``mask`` and
   ``*_mask`` are boolean and the rest float.  Booleans are ~80% True with the first
@@ -57,7 +59,7 @@ from verifiers.numeric import _annotations
 from verifiers.numeric._annotations import CAP, Dims
 
 __all__ = ["LARGE", "SMALL", "WIDE", "Case", "Param", "Unsupported", "build", "cases", "eps", "framework",
-           "parameters"]
+           "parameters", "resized"]
 
 _PER_FEATURE = frozenset({"weight", "bias", "gamma", "beta", "scale", "g", "b"})
 # (shape, seed offset, layout, magnitude); large-ish, odd, size-1 and non-contiguous shapes.
@@ -136,6 +138,29 @@ class Case:
                        kwargs=tuple((k, _nudge(v, dtype, rng)) for k, v in self.kwargs))
 
 
+def resized(case: Case, shapes: dict[str, tuple[int, ...]]) -> Case:
+    """``case`` with each named array of another shape drawn afresh at ``shapes`` (label and shapes redone).
+
+    Floats are standard normal, booleans ~80% True (the first True), integers below
+    the array's own bound: the same kinds of values ``cases`` makes.
+    """
+    rng = np.random.default_rng([case.seed, 5381])
+    found = case
+    for arg in [*case.args, *(v for _, v in case.kwargs)]:
+        shape, array = shapes.get(arg.get("name", "")), arg.get("array")
+        if shape is None or not isinstance(array, np.ndarray) or array.shape == shape:
+            continue
+        if arg.get("float"):
+            fresh = rng.standard_normal(shape)
+        elif array.dtype == np.bool_:
+            fresh = np.asarray(rng.random(shape) < 0.8)
+            fresh.reshape(-1)[:1] = True
+        else:
+            fresh = rng.integers(0, int(array.max(initial=0)) + 1, shape, dtype=array.dtype)
+        found = found.with_array(arg["name"], np.asarray(fresh))
+    return found
+
+
 def _nudge(arg: dict[str, Any], dtype: str, rng: np.random.Generator) -> dict[str, Any]:
     if not arg.get("float"):
         return arg
@@ -208,10 +233,12 @@ def framework(annotations: str, module_text: str) -> str | None:
 
 
 def cases(params: list[Param], seed: int, make_inputs: Callable[..., Any] | None,
-          last_dim: int | None = None) -> list[Case]:
+          last_dim: int | None = None,
+          shaped: Callable[[tuple[int, ...]], dict[str, tuple[int, ...]]] | None = None) -> list[Case]:
     """The cases to run: defaults from the signature, or the user's ``make_inputs`` plus variants.
 
-    ``last_dim`` fixes the last dimension of the default shapes (a module built with that width).
+    ``last_dim`` fixes the last dimension of the default shapes (a module built with that width);
+    ``shaped`` gives undeclared parameters their own shape for each default shape (``_shapes``).
     """
     if make_inputs is not None:
         return _user_cases(params, seed, make_inputs)
@@ -224,7 +251,7 @@ def cases(params: list[Param], seed: int, make_inputs: Callable[..., Any] | None
     for shape, offset, layout, magnitude in _DEFAULT_SHAPES + _drawn_shapes(seed):
         shape = shape[:-1] + (last_dim,) if last_dim else shape
         rng = np.random.default_rng([seed, offset, *shape])
-        values = _default_values(params, shape, rng, magnitude)
+        values = _default_values(params, shape, rng, magnitude, planned=shaped(shape) if shaped else None)
         found.append(_case(params, values, seed + offset, layout, magnitude, {}))
     return found
 
@@ -261,10 +288,12 @@ def build(params: list[Param], shape: tuple[int, ...], seed: int, *, layout: str
 
 
 def _default_values(params: list[Param], shape: tuple[int, ...], rng: np.random.Generator, magnitude: str,
-                    fixed: dict[str, int | tuple[int, ...]] | None = None, cap: int = CAP) -> dict[str, Any]:
+                    fixed: dict[str, int | tuple[int, ...]] | None = None, cap: int = CAP,
+                    planned: dict[str, tuple[int, ...]] | None = None) -> dict[str, Any]:
     used = [p for p in params if p.kind != "default"]
     declared, named = _annotations.shapes({p.name: p.dims for p in used if p.dims is not None}, shape, rng,
                                           fixed, cap)
+    declared = {**(planned or {}), **declared}  # jaxtyping dims are the user's statement: they win
     values = {p.name: _default_value(p, declared.get(p.name), shape, rng, magnitude)
               for p in used if p.kind != "index"}
     bound = _index_bound(used, values, named, shape)

@@ -8,13 +8,16 @@ to state instead.
 from __future__ import annotations
 
 import ast
+import math
 import textwrap
 from dataclasses import dataclass, replace
 from typing import Any
 
 from properties import Kernel, Obligation
 from verifiers._contract import Context
-from verifiers.numeric._inputs import Case, Param, Unsupported, cases, framework, parameters
+from verifiers.numeric._annotations import CAP
+from verifiers.numeric._inputs import Case, Param, Unsupported, cases, framework, parameters, resized
+from verifiers.numeric._shapes import STRATEGIES, Shaper, infer
 from verifiers.numeric._thresholds import Threshold, extra_dtypes, mine, threshold_cases
 
 __all__ = ["Plan", "plan"]
@@ -36,6 +39,8 @@ class Plan:
     spec: Kernel
     thresholds: tuple[Threshold, ...] = ()
     extra_dtypes: tuple[str, ...] = ()
+    shaping: str = ""
+    alternatives: tuple[tuple[str, tuple[Case, ...]], ...] = ()
 
 
 def plan(obligation: Obligation, context: Context) -> Plan:
@@ -65,14 +70,61 @@ def plan(obligation: Obligation, context: Context) -> Plan:
                           f"tensor input (its inputs: {', '.join(sorted(passed)) or 'none'}); carry maps a state "
                           "parameter to the output that feeds it next step")
     last = module.pop("last_dim", None) if module else None
-    found = cases(params, context.seed, spec.make_inputs, last_dim=last)
+    shaping, shaper, alternatives = _shapings(obligation, context, params, spec, last)
+    found = cases(params, context.seed, spec.make_inputs, last_dim=last, shaped=shaper.shapes if shaper else None)
     mined = _mined(obligation, context, params, fw, module is not None)
     user = found if spec.make_inputs is not None else None
-    found = found + threshold_cases(mined, params, context.seed, user, last_dim=last,
-                                    init=module["init"] if module else None)
+    around = threshold_cases(mined, params, context.seed, user, last_dim=last, init=module["init"] if module else None)
+    found = found + (_fitted(around, mined, shaper) if shaper is not None and module is None else around)
     extra = extra_dtypes(mined, spec.dtypes)
     return Plan(f"{module_name}:{qualname}", fw, found, module, replace(spec, dtypes=spec.dtypes + extra),
-                tuple(mined), extra)
+                tuple(mined), extra, shaping, alternatives)
+
+
+def _fitted(around: list[Case], mined: list[Threshold], shaper: Shaper) -> list[Case]:
+    """Threshold cases with the other parameters reshaped to fit the one each threshold is about.
+
+    ``_thresholds`` builds them with every tensor at one shape; a kernel whose body
+    joins its parameters' dims (``x @ w``) would reject nearly all of them.
+    """
+    about = {t.describe(): t.param for t in mined}
+    found = []
+    for case in around:
+        param = about.get(case.threshold)
+        own = next((a["array"].shape for a in [*case.args, *(v for _, v in case.kwargs)]
+                    if a.get("name") == param and "array" in a), None)
+        planned = shaper.shapes(tuple(own), cap=max(CAP, math.prod(own)), first=param) if own is not None else {}
+        if planned.get(str(param)) != tuple(own or ()):
+            found.append(case)  # the body needs that parameter at another rank: kept as built (maybe skipped)
+            continue
+        fitted = resized(case, planned)
+        found.append(fitted if fitted is case else
+                     replace(fitted, label=f"{case.threshold}: {case.point}; {fitted.label}"))
+    return found
+
+
+def _shapings(obligation: Obligation, context: Context, params: list[Param], spec: Kernel,
+              last: int | None) -> tuple[str, Shaper | None, tuple[tuple[str, tuple[Case, ...]], ...]]:
+    """How to shape an undeclared kernel's parameters: the inferred shaping, and the alternatives to try.
+
+    Only for a kernel with two or more tensor parameters and no declaration (no
+    ``make_inputs``, no jaxtyping dims): a declared domain is the user's statement.
+    """
+    shaped = [p for p in params if p.kind in ("tensor", "feature", "mask", "index")]
+    if spec.make_inputs is not None or len(shaped) < 2 or any(p.dims is not None for p in shaped):
+        return "", None, ()
+    names, features = [p.name for p in shaped], {p.name for p in shaped if p.kind == "feature"}
+    shaper = infer(obligation.old_source or "", names, features, context.before.get(obligation.path) or "")
+    shaping = f"shapes inferred from the old kernel's body ({shaper.describe() or 'ranks'})" if shaper else ""
+    own = cases(params, context.seed, None, last_dim=last, shaped=shaper.shapes if shaper else None)
+    seen, alternatives = {tuple(c.shapes for c in own)}, []
+    for name, strategy in STRATEGIES.items():
+        found = cases(params, context.seed, None, last_dim=last,
+                      shaped=lambda shape, strategy=strategy: strategy(names, features, shape))
+        if tuple(c.shapes for c in found) not in seen:
+            seen.add(tuple(c.shapes for c in found))
+            alternatives.append((f"shapes from the candidate '{name}'", tuple(found)))
+    return shaping, shaper, tuple(alternatives)
 
 
 def _mined(obligation: Obligation, context: Context, params: list[Param], fw: str, method: bool) -> list[Threshold]:

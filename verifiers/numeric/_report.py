@@ -41,6 +41,11 @@ class Tally:
     compared: list[tuple[Case, str, str]] = field(default_factory=list)
     rejected: list[Case] = field(default_factory=list)
 
+    def generated(self) -> tuple[int, int]:
+        """Of the comparisons planned on generated cases (threshold cases apart), how many ran and how many in all."""
+        ran = sum(1 for case, _, _ in self.compared if not case.threshold)
+        return ran, ran + sum(1 for case in self.rejected if not case.threshold)
+
 
 def lines(target: str, tally: Tally, plan: Plan, devices: list[str], versions: dict[str, str],
           pids: dict[str, set[str]], seed: int, last: tuple[Case, dict[str, Any]] | None) -> list[str]:
@@ -70,10 +75,28 @@ def lines(target: str, tally: Tally, plan: Plan, devices: list[str], versions: d
     found.append(f"ran on: old {', '.join(sorted(tally.ran['old'])) or 'no tensor output'}; new "
                  f"{', '.join(sorted(tally.ran['new'])) or 'no tensor output'}")
     found += [f"note: {note}" for note in sorted(tally.notes)]
+    found.append(_shapes_line(tally, plan))
     if tally.skipped:
-        found.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped "
-                     f"(first: {tally.skipped[0]})")
+        ran, planned = tally.generated()
+        found.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped, "
+                     f"{len(tally.skipped) - planned + ran} of them threshold cases ({ran} of {planned} generated "
+                     f"cases compared; first: {tally.skipped[0]})")
     return found
+
+
+def _shapes_line(tally: Tally, plan: Plan) -> str:
+    """The shapes each parameter took, the largest compared case of each rank, so a reviewer sees they fit."""
+    widest: dict[int, tuple[int, str]] = {}
+    for case, _, _ in tally.compared:
+        arrays = [a for a in [*case.args, *(v for _, v in case.kwargs)] if isinstance(a.get("array"), np.ndarray)]
+        if arrays:
+            size, rank = int(np.prod(arrays[0]["array"].shape)), arrays[0]["array"].ndim
+            if rank not in widest or size > widest[rank][0]:
+                widest[rank] = (size, " ".join(f"{a['name']}{list(a['array'].shape)}" for a in arrays))
+    how_shaped = plan.shaping or ("inputs from make_inputs" if plan.spec.make_inputs is not None
+                                  else "each tensor at the case shape")
+    shown = "; ".join(text for _, (_, text) in sorted(widest.items())) or "no array inputs"
+    return f"shapes ({how_shaped}; the largest compared case of each rank): {shown}"
 
 
 def how(target: str) -> str:
