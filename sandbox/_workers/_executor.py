@@ -19,7 +19,7 @@ from typing import Any
 
 from properties import module_name
 from sandbox._errors import GateError
-from sandbox._workers import _isolation, _protocol, _startup, _tree
+from sandbox._workers import _binds, _isolation, _protocol, _startup, _tree
 from verifiers._contract import Outcome, OutcomeKind
 from verifiers._values import DecodeError, decode, encode
 from verifiers.importable import ImportMeasurement
@@ -119,6 +119,8 @@ class IsolatedExecutor:
         self._last_death: dict[str, _Died] = {}
         self._deaths: list[str] = []
         self._root: Path | None = None
+        # Per side, the mounts that show the repository as its tree (under bubblewrap).
+        self._views: dict[str, _binds.Binds] = {}
         self._finalizer: weakref.finalize | None = None
         # One caller per side at a time (a side's pipe carries one request and its answer);
         # the two sides run in parallel.  The gate calls from several threads when jobs > 1.
@@ -690,9 +692,13 @@ class IsolatedExecutor:
                   "protocol": str(runtime / "_protocol.py"), "codec": str(runtime / "_values.py"),
                   "seccomp": "seccomp" in self._layers, "memory_mb": self._memory_mb,
                   "cpu_seconds": self._cpu_seconds,
-                  "write_roots": [str(base / "tree"), str(base / "home"), str(base / "tmp")],
+                  # A bound view is read-only: a write into it is refused by the hook, with its
+                  # path, rather than failing alike on both sides as a read-only file system would.
+                  "write_roots": [*([] if side in self._views else [str(base / "tree")]),
+                                  str(base / "home"), str(base / "tmp")],
                   "lib_prefixes": [sys.prefix, sys.base_prefix], "preload": list(self._preload)}
-        layout = _isolation.Layout(work, self._root / "runtime", self._repo)
+        view = self._views.get(side)
+        layout = _isolation.Layout(work, self._root / "runtime", self._repo, tuple(view.argv()) if view else ())
         argv = _isolation.worker_argv(self._layers, layout, [str(runtime / "_child.py"), _json(config)])
         out, err = work.parent / f"{side}.stdout", work.parent / f"{side}.stderr"
         with open(out, "ab") as stdout, open(err, "ab") as stderr:
@@ -761,7 +767,17 @@ class IsolatedExecutor:
         # Each side is the repository with that side's version of every touched file, so the old
         # side is right even when `repo` is a work tree already at the new revision (`--base`).
         mine, theirs = (self._after, self._before) if side == "new" else (self._before, self._after)
-        _tree.copy_tree(self._repo, work / "tree", mine, frozenset(theirs) - frozenset(mine), owner=owner)
+        deleted = frozenset(theirs) - frozenset(mine)
+        why_not = _binds.bindable(self._repo, dropped_uid=owner is not None)
+        if "bubblewrap" in self._layers and not why_not:
+            # The repository bound read-only with this side's files laid over it: no copy.
+            (work / "tree").mkdir(mode=0o755)
+            self._views[side] = _binds.plan_binds(self._repo, self._root / f"{side}-view",
+                                                  f"{_isolation.INSIDE}/tree", mine, deleted)
+        else:
+            if "bubblewrap" in self._layers:
+                self._warn(f"the {side} worker's tree is a copy of the repository: {why_not}")
+            _tree.copy_tree(self._repo, work / "tree", mine, deleted, owner=owner)
         for name in ("home", "tmp"):
             (work / name).mkdir(mode=0o700)
             if owner is not None:

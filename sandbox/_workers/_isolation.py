@@ -35,6 +35,8 @@ class Layout:
     work: Path
     runtime: Path
     repo: Path
+    # bubblewrap arguments that lay the repository over ``tree`` instead of a copy (``_binds``).
+    view: tuple[str, ...] = ()
 
 
 def worker_argv(layers: tuple[str, ...], layout: Layout, script_args: list[str]) -> list[str]:
@@ -59,7 +61,7 @@ def _bwrap(layout: Layout, *, uid_drop: bool) -> list[str]:
         argv += ["--tmpfs", path]
     for keep in _interpreter_dirs():
         argv += _traversable_parents(keep, ["/tmp", *hidden]) + ["--ro-bind", keep, keep]
-    argv += ["--bind", str(layout.work), INSIDE, "--ro-bind", str(layout.runtime), RUNTIME_INSIDE,
+    argv += ["--bind", str(layout.work), INSIDE, *layout.view, "--ro-bind", str(layout.runtime), RUNTIME_INSIDE,
              "--chdir", f"{INSIDE}/tree", "--"]
     if uid_drop:
         argv += [shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
