@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Callable, Sequence
 
+from sandbox._config import DEFERRABLE
 from sandbox._errors import SandboxError
 from sandbox._gate import Gate, open_state, recover_interrupted
 from sandbox._ledger import Ledger
@@ -86,6 +87,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="text report: every note and coverage clause on its own line, and why each verifier gave up")
     parser.add_argument("--fail-fast", action="store_true",
                         help="stop at the first obligation not met; the rest are reported as not run")
+    parser.add_argument("--defer", action="append", choices=DEFERRABLE, metavar="KIND",
+                        help="leave obligations of this kind (kernel, equivalent, invariant, bounds, import) to a "
+                             "later full check, as a fast pre-commit hook does: exit 0 when everything else is met, "
+                             "but the patch is not accepted (repeat for several kinds)")
     cache = parser.add_mutually_exclusive_group()
     cache.add_argument("--cache", metavar="DIR",
                        help="verdict cache directory (default: $SANDBOX_CACHE, else $XDG_CACHE_HOME/selfmod-sandbox)")
@@ -129,6 +134,7 @@ def console_main() -> None:
 def _check(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if args.head and not args.base:
         raise SandboxError("--head needs --base")
+    _no_defer_with_apply(args, args.apply)
     if args.base:
         if args.apply:
             raise SandboxError("--apply works with --patch only: a --base/--head diff is already in git")
@@ -150,7 +156,14 @@ def _check(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return _code(verdict)
 
 
+def _no_defer_with_apply(args: argparse.Namespace, applying: bool) -> None:
+    if applying and getattr(args, "defer", None):
+        raise SandboxError("--defer leaves obligations unchecked, so nothing can be applied; drop --defer "
+                           "(it is for a fast hook whose full check runs later)")
+
+
 def _apply(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    _no_defer_with_apply(args, True)
     if isinstance(args.approve, str):
         if args.patch is None and args.patch_option is None and not Path(args.approve).is_file():
             from sandbox.loop._command import run_approve
@@ -351,7 +364,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     given = args.require or []
     levels = [r for r in given if r != "unchanged"]
     return {"require": levels[-1] if levels else None, "unchanged": ("*",) if "unchanged" in given else None,
-            "jobs": args.jobs, "seed": args.seed, "cache": _cache_choice(args)}
+            "jobs": args.jobs, "seed": args.seed, "cache": _cache_choice(args),
+            "defer": tuple(getattr(args, "defer", None) or ()) or None}
 
 
 def _cache_choice(args: argparse.Namespace) -> str | bool:
@@ -395,4 +409,5 @@ def _print_diff(verdict: Verdict, stdout: IO[str]) -> None:
 
 
 def _code(verdict: Verdict) -> int:
-    return ExitCode.ACCEPTED if verdict.accepted else ExitCode.REJECTED
+    # A fast hook's pass: every obligation that ran was met; the deferred ones gate a later stage.
+    return ExitCode.ACCEPTED if verdict.accepted or verdict.met_except_deferred else ExitCode.REJECTED

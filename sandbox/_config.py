@@ -16,9 +16,11 @@ from properties import RULES
 from sandbox._errors import ConfigError
 from sandbox._patch import PatchLimits
 
-__all__ = ["Config", "load_config", "sandbox_table"]
+__all__ = ["DEFERRABLE", "Config", "load_config", "sandbox_table"]
 
 _REQUIRE = ("passed", "proven")
+# The kinds of obligation `--defer` may leave to a later check: behaviour, never policy or protection.
+DEFERRABLE = ("kernel", "equivalent", "invariant", "bounds", "import")
 _APPLY = ("auto", "proven", "manual")
 _ISOLATION = ("auto", "strict")
 _DEFAULT_LIMITS = PatchLimits()
@@ -38,6 +40,9 @@ class Config:
     # Targets (globs of qualified names; "*" for all) whose behaviour change an invariant() or
     # bounds() allows is rejected all the same: `--require unchanged`.
     unchanged: tuple[str, ...] = ()
+    # Kinds of obligation left to a later, fuller check (`--defer kernel` in a fast pre-commit
+    # hook): reported as deferred, never as met; the verdict is not an acceptance.
+    defer: tuple[str, ...] = ()
     apply: str = "auto"
     seed: int = 0
     jobs: int = 1
@@ -110,7 +115,7 @@ def _from_table(table: Mapping[str, Any], where: str) -> Config:
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
-    if name in ("properties", "protected", "unchecked", "allow_calls", "unchanged"):
+    if name in ("properties", "protected", "unchecked", "allow_calls", "unchanged", "defer"):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -132,6 +137,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 def _validated(config: Config, where: str) -> Config:
     if config.require not in _REQUIRE:
         raise ConfigError(f"{where}: require must be one of {', '.join(_REQUIRE)}, got {config.require!r}")
+    unknown_kinds = sorted(set(config.defer) - set(DEFERRABLE))
+    if unknown_kinds:
+        raise ConfigError(f"{where}: defer names {', '.join(unknown_kinds)}; only these kinds of obligation can be "
+                          f"left to a later check: {', '.join(DEFERRABLE)} (policy checks always run)")
     if config.apply not in _APPLY:
         raise ConfigError(f"{where}: apply must be one of {', '.join(_APPLY)}, got {config.apply!r}")
     unknown_rules = sorted(set(config.allow) - set(RULES))

@@ -27,7 +27,7 @@ from sandbox._ledger import Ledger, LedgerEntry
 from sandbox._loader import load_properties
 from sandbox._patch import Patch
 from sandbox._planner import plan
-from sandbox._verdict import NOT_RUN, Certificate, Judgement, Progress, Verdict, sha256
+from sandbox._verdict import DEFERRED, NOT_RUN, Certificate, Judgement, Progress, Verdict, sha256
 from sandbox.cache import CheckKey, VerdictCache, default_dir, tree_digest
 
 __all__ = ["Gate", "open_state", "recover_interrupted"]
@@ -213,6 +213,8 @@ class Gate:
         total = len(obligations)
 
         def one(index: int, obligation: Obligation) -> Judgement:
+            if obligation.kind.value in self.config.defer:
+                return _deferred(obligation)
             report(Progress(index + 1, total, obligation))
             evidence, gave_up, cached = self._evidence(obligation, context, key)
             shown = bool(obligation.allowed_by) and not self._unchanged_required(obligation.target)
@@ -225,7 +227,7 @@ class Gate:
             return _in_parallel(one, obligations, self.config.jobs, fail_fast)
         done: list[Judgement] = []
         for index, obligation in enumerate(obligations):
-            if fail_fast and done and not done[-1].ok:
+            if fail_fast and done and not done[-1].ok and not done[-1].deferred:
                 done.append(_not_run(obligation))
                 continue
             done.append(one(index, obligation))
@@ -289,11 +291,17 @@ def _in_parallel(one: Callable[[int, Obligation], Judgement], obligations: Seque
         waiting = set(futures)
         while waiting and fail_fast:
             finished, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-            if any(not f.cancelled() and f.exception() is None and not f.result().ok for f in finished):
+            if any(not f.cancelled() and f.exception() is None and not f.result().ok and not f.result().deferred
+                   for f in finished):
                 for future in waiting:
                     future.cancel()
                 break
         return tuple(_not_run(o) if f.cancelled() else f.result() for f, o in zip(futures, obligations))
+
+
+def _deferred(obligation: Obligation) -> Judgement:
+    detail = DEFERRED.format(kind=obligation.kind.value)
+    return Judgement(obligation, Evidence(Level.UNKNOWN, "none", detail), ok=False, ran=False, deferred=True)
 
 
 def _not_run(obligation: Obligation) -> Judgement:
@@ -357,7 +365,7 @@ def _cache(cache: VerdictCache | str | os.PathLike[str] | bool | None) -> Verdic
 
 # Settings that decide whether evidence meets the requirement, not what the evidence is: a
 # change to them must not cost a re-run (the judgement is made afresh on every check).
-_NOT_EVIDENCE = frozenset({"require", "unchanged", "apply", "jobs", "ledger"})
+_NOT_EVIDENCE = frozenset({"require", "unchanged", "apply", "jobs", "ledger", "defer"})
 
 
 def _evidence_config(config: Config) -> str:

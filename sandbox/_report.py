@@ -52,7 +52,11 @@ def render_text(verdict: Verdict, *, colour: bool = False, verbose: bool = False
         lines += ["", _accepted_line(verdict)]
     else:
         failures = [o for o in verdict.failures if o.ran]
-        lines += ["", "Why it was rejected"] + [line for o in failures for line in _failure(o, verdict)]
+        if failures:
+            lines += ["", "Why it was rejected"] + [line for o in failures for line in _failure(o, verdict)]
+        if verdict.deferred:
+            lines.append(f"  {len(verdict.deferred)} obligation(s) deferred (--defer): "
+                         + ", ".join(o.obligation.target for o in _by_target(verdict.deferred)))
         if verdict.not_run:
             lines.append(f"  {len(verdict.not_run)} obligation(s) not run (--fail-fast): run without "
                          "--fail-fast to see them all")
@@ -64,7 +68,8 @@ def render_text(verdict: Verdict, *, colour: bool = False, verbose: bool = False
 
 def _summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list[str]:
     files = ", ".join(d.path for d in verdict.changes.files)
-    status = paint("ACCEPTED", "32;1") if verdict.accepted else paint("REJECTED", "31;1")
+    status = (paint("ACCEPTED", "32;1") if verdict.accepted else
+              paint("MET, SOME DEFERRED", "33;1") if verdict.met_except_deferred else paint("REJECTED", "31;1"))
     count = len(verdict.outcomes)
     lines = [f"sandbox check: {status}  ({files}; {count} obligation{'s' * (count != 1)}; {verdict.seconds:.2f} s)",
              "", f"Verdict: {_verdict_line(verdict)}"]
@@ -91,6 +96,11 @@ def _levels_line(verdict: Verdict, ran: list[Judgement]) -> str:
     counts = ", ".join(f"{n} {level}" for level, n in sorted(levels.items()))
     if verdict.accepted:
         return f"accepted: all {len(ran)} obligation(s) met ({counts or 'nothing to check'})"
+    if verdict.met_except_deferred:
+        kinds = ", ".join(sorted({o.obligation.kind.value for o in verdict.deferred}))
+        return (f"not accepted yet: all {len(ran)} obligation(s) that ran were met ({counts or 'none ran'}), and "
+                f"{len(verdict.deferred)} ({kinds}) were deferred (--defer) to the full check; the patch can be "
+                "applied only once a check without --defer accepts it")
     skipped = f"; {len(verdict.not_run)} not run (--fail-fast)" if verdict.not_run else ""
     failed = sum(1 for o in ran if not o.ok)
     total = sum(1 for o in verdict.outcomes if not o.informational)
@@ -150,7 +160,7 @@ def _decided_summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list
     for outcome in ordered[:_SUMMARY_ROWS]:
         ob, ev = outcome.obligation, outcome.evidence
         mark = "i " if outcome.informational else "ok" if outcome.ok else ("--" if not outcome.ran else "x ")
-        level = "not run" if not outcome.ran else ev.level.value
+        level = "deferred" if outcome.deferred else "not run" if not outcome.ran else ev.level.value
         by = "" if not outcome.ran else f"  by {ev.verifier}"
         by += " (cached)" if outcome.cached else ""
         by += " (for information)" if outcome.informational else ""
@@ -188,7 +198,8 @@ def _changed_section(verdict: Verdict) -> list[str]:
 def _checked(outcome: Judgement, paint: Callable[[str, str], str], verbose: bool) -> list[str]:
     ev, ob = outcome.evidence, outcome.obligation
     if not outcome.ran:
-        return [f"  {'not run':<9} {_kind(outcome):<12} {ob.target}: {ev.detail}"]
+        label = "deferred" if outcome.deferred else "not run"
+        return [f"  {label:<9} {_kind(outcome):<12} {ob.target}: {ev.detail}"]
     where = f"{ob.path}:{ob.line}" if ob.line else ob.path
     located = "" if where == ob.target else f"  at {where}"
     level = paint(f"{ev.level.value:<9}", _COLOUR[ev.level])

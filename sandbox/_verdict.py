@@ -13,11 +13,14 @@ from verifiers import Evidence, Level, Violation
 from sandbox._changes import ChangeSet
 from sandbox._patch import FileChange
 
-__all__ = ["Certificate", "Judgement", "NOT_RUN", "Progress", "Verdict", "approval_needed", "natural_key",
+__all__ = ["Certificate", "DEFERRED", "Judgement", "NOT_RUN", "Progress", "Verdict", "approval_needed", "natural_key",
            "sha256"]
 
 # The detail of an obligation that ``fail_fast`` left unchecked (an earlier one was rejected).
 NOT_RUN = "not run (--fail-fast): an earlier obligation was already rejected, so the check stopped"
+# ... and of one that ``--defer`` left to a later, fuller check (a pre-push hook, CI).
+DEFERRED = ("deferred (--defer {kind}): not checked here; the full check (run without --defer, e.g. the "
+            "sandbox-check-full hook on pre-push) decides it")
 
 
 def sha256(data: bytes | None) -> str | None:
@@ -40,6 +43,8 @@ class Judgement:
     informational: bool = False
     # The evidence came from the verdict cache: an earlier check of exactly this obligation.
     cached: bool = False
+    # Not run because ``--defer`` names its kind (``ran`` is false too).
+    deferred: bool = False
 
     @property
     def behaviour(self) -> str:
@@ -55,7 +60,7 @@ class Judgement:
             "target": ob.target, "kind": ob.kind.value, "path": ob.path, "line": ob.line,
             "level": ev.level.value, "verifier": ev.verifier, "detail": ev.detail,
             "reason": ob.reason, "ok": self.ok, "seconds": round(ev.seconds, 6),
-            "ran": self.ran, "gave_up": list(self.gave_up), "cached": self.cached,
+            "ran": self.ran, "gave_up": list(self.gave_up), "cached": self.cached, "deferred": self.deferred,
         }
         if ob.allowed_by:
             out["allowed_by"] = ob.allowed_by
@@ -133,7 +138,16 @@ class Verdict:
 
     @property
     def not_run(self) -> tuple[Judgement, ...]:
-        return tuple(o for o in self.outcomes if not o.ran)
+        return tuple(o for o in self.outcomes if not o.ran and not o.deferred)
+
+    @property
+    def deferred(self) -> tuple[Judgement, ...]:
+        return tuple(o for o in self.outcomes if o.deferred)
+
+    @property
+    def met_except_deferred(self) -> bool:
+        """Every obligation that ran was met, and only ``--defer`` kept this from an acceptance."""
+        return not self.accepted and bool(self.deferred) and all(o.ok or o.deferred for o in self.outcomes)
 
     def summary(self) -> str:
         """The report a person reads: what changed, what was checked, why, what to do."""
