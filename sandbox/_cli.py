@@ -223,13 +223,9 @@ def _approve_command(args: argparse.Namespace) -> str:
 
 def _check_anchor(gate: Gate) -> None:
     """Refuse to append to a ledger that no longer matches its anchor: the new anchor would hide it."""
-    from sandbox._git import read_anchors
+    from sandbox._git import check_anchor
 
-    anchors, _ = read_anchors(gate.state_dir)
-    result = gate.ledger.verify(anchors=anchors) if anchors else None
-    if result is not None and not result.ok:
-        raise SandboxError(f"the ledger in {gate.state_dir} does not match its anchor ({'; '.join(result.problems)}); "
-                           "nothing was checked or applied. Run `sandbox log --verify`, and restore the ledger first")
+    check_anchor(gate.state_dir, gate.ledger)
 
 
 def _anchor(gate: Gate, args: argparse.Namespace, stderr: IO[str]) -> str:

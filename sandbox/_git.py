@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from sandbox._config import Config, load_config, sandbox_table
-from sandbox._errors import GateError, PatchError
+from sandbox._errors import GateError, PatchError, SandboxError
 from sandbox._ledger import Anchor
 from sandbox._patch import Patch
 from sandbox._verdict import Verdict
 
-__all__ = ["NOTES_REF", "check_revisions", "read_anchors", "resolve_revision", "write_anchor"]
+__all__ = ["NOTES_REF", "check_anchor", "check_revisions", "read_anchors", "resolve_revision", "write_anchor"]
 
 NOTES_REF = "refs/notes/sandbox"
 
@@ -147,6 +147,15 @@ def write_anchor(ledger_dir: Path, count: int, head: str) -> str:
     if result.returncode != 0:
         raise GateError(f"git notes failed in {top}: {result.stderr.strip()}; the ledger head is not anchored")
     return f"git notes {NOTES_REF} on commit {commit.stdout.strip()[:12]}"
+
+
+def check_anchor(ledger_dir: Path, ledger: Any) -> None:
+    """Raise when the ledger no longer matches its anchor (appending would hide the tampering)."""
+    anchors, _ = read_anchors(ledger_dir)
+    result = ledger.verify(anchors=anchors) if anchors else None
+    if result is not None and not result.ok:
+        raise SandboxError(f"the ledger in {ledger_dir} does not match its anchor ({'; '.join(result.problems)}); "
+                           "nothing was checked or applied. Run `sandbox log --verify`, and restore the ledger first")
 
 
 def read_anchors(ledger_dir: Path) -> tuple[list[Anchor], str]:

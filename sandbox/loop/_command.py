@@ -82,6 +82,9 @@ def _improve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     skip = _skip(root, args) if args.resume else {}
     proposer, state = _proposer(args, options, skip)
     gate = loop_gate(root)
+    from sandbox._git import check_anchor
+
+    check_anchor(gate.state_dir, gate.ledger)  # a tampered ledger is restored before anything is appended
     objective = None
     if options.get("objective"):
         # The objective runs under the gate's memory limit and, with isolation = "strict", only in bubblewrap.

@@ -1,7 +1,6 @@
-"""A tiny model on synthetic data: fit y = w*x + b by gradient descent with a warm-up."""
+"""A tiny model on synthetic data: fit y = w*x + b by full-batch gradient descent with a warm-up."""
 
-LR = 0.015
-STEPS = 40
+LR = 0.01
 WARMUP = 10
 
 
@@ -12,13 +11,19 @@ def lr_at(step: int) -> float:
     return LR
 
 
-def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Full-batch gradient descent on the mean squared error; returns (w, b)."""
-    w, b = 0.0, 0.0
+def step(w: float, b: float, xs: list[float], ys: list[float], rate: float) -> tuple[float, float, float]:
+    """One gradient-descent step on the mean squared error: the new (w, b) and the loss before it."""
     n = len(xs)
-    for step in range(STEPS):
-        grad_w = sum(2 * (w * x + b - y) * x for x, y in zip(xs, ys)) / n
-        grad_b = sum(2 * (w * x + b - y) for x, y in zip(xs, ys)) / n
-        rate = lr_at(step)
-        w, b = w - rate * grad_w, b - rate * grad_b
-    return w, b
+    loss = sum((w * x + b - y) ** 2 for x, y in zip(xs, ys)) / n
+    grad_w = sum(2 * (w * x + b - y) * x for x, y in zip(xs, ys)) / n
+    grad_b = sum(2 * (w * x + b - y) for x, y in zip(xs, ys)) / n
+    return w - rate * grad_w, b - rate * grad_b, loss
+
+
+def fit(xs: list[float], ys: list[float], steps: int) -> tuple[float, float, list[float]]:
+    """Train from (0, 0) for ``steps`` steps; returns (w, b) and the training curve (loss per step)."""
+    w, b, curve = 0.0, 0.0, []
+    for t in range(steps):
+        w, b, loss = step(w, b, xs, ys, lr_at(t))
+        curve.append(loss)
+    return w, b, curve

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import snapshot
 from tests.sandbox.loop._fixtures import LOOP, improve, ledger_kinds, make_loop_repo, proposals, train_with, tree
 
 
@@ -154,3 +155,17 @@ def test_a_missing_api_key_is_exit_2_with_how_to_set_it(repo, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     code, _, err = cli("improve", "--repo", str(repo), "--goal", "faster")
     assert code == 2 and "ANTHROPIC_API_KEY" in err and "--replay FILE" in err
+
+
+def test_a_ledger_cut_behind_its_anchor_is_restored_before_the_loop_appends(tmp_path):
+    import shutil
+
+    repo = make_loop_repo(tmp_path / "repo")
+    first = proposals(tmp_path / "one", {"files": {"train.py": train_with(15)}})
+    code, _, err = improve(repo, "--proposals", str(first), "--rounds", "1", *LOOP)
+    assert code == 0, err
+    shutil.rmtree(repo / ".sandbox")  # the anchor in git notes still names the head it had
+    before = snapshot(repo)
+    code, _, err = improve(repo, "--proposals", str(first), "--rounds", "1", *LOOP)
+    assert code == 2 and "does not match its anchor" in err
+    assert snapshot(repo) == before
