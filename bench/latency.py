@@ -65,7 +65,7 @@ def bucket_{i}(n: int, size: int) -> int:
 '''
 
 PATCHES = {
-    "clamp refactor": ("return max(lo, min(hi, x))", "return min(hi, max(lo, x))"),
+    "clamp swap (refuted: lo > hi)": ("return max(lo, min(hi, x))", "return min(hi, max(lo, x))"),
     "bucket rewrite": ("return (n + size - 1) // size", "return -(-n // size)"),
     "schedule tweak": ("return MAX_LR * (step + 1) / WARMUP", "return MAX_LR * (1 + step) / WARMUP"),
 }
@@ -123,7 +123,7 @@ def main(repeats: int = 5) -> None:
             total = statistics.median(run["total"] for run in runs)
             accepted = all(run["accepted"] for run in runs)
             cells = ", ".join(f"{k} {v:.3f}" for k, v in medians.items())
-            print(f"{label:<16} total {total:.3f} s ({'accepted' if accepted else 'REJECTED'}); {cells}")
+            print(f"{label:<30} total {total:.3f} s ({'accepted' if accepted else 'REJECTED'}); {cells}")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,9 @@ def _policy(obligation: Obligation, context: Context) -> Evidence:
         line, why = _syntax_error(after, path, error)
         return Evidence(Level.UNKNOWN, _NAME, f"{path}:{line}: cannot parse the new version ({why}); "
                         "fix the syntax error first")
-    old, note = _old_findings(context.before.get(path), rulebook)
+    # The old version is scanned only to tell pre-existing findings from introduced ones:
+    # with nothing found in the new version there is nothing to tell apart.
+    old, note = _old_findings(context.before.get(path), rulebook) if new else ((), "")
     introduced = _introduced(new, old, after, context.before.get(path) or "")
     shadowing = shadowed_module(path) if path not in context.before else None
     if shadowing:

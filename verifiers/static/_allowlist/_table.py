@@ -79,8 +79,11 @@ class AllowList:
         self.tables = tuple(tables)
         self._local = frozenset(local)
         self._extra = tuple(extra)
-        self._allow = tuple(_split(p) for t in self.tables for p in t.allow)
-        self._deny = tuple((_split(p), d) for t in self.tables for p, d in t.deny.items())
+        # Indexed by the first segment (a literal one almost always): judging a name reads the
+        # entries of its own package, not the whole table (thousands of entries per name).
+        self._allow = _by_head((_split(p), None) for t in self.tables for p in t.allow)
+        self._deny = _by_head((_split(p), d) for t in self.tables for p, d in t.deny.items())
+        self._judged: dict[str, Denial | None] = {}
         self._with_only = frozenset(n for t in self.tables for n in t.with_only)
         self._namespaces = frozenset(_prefixes(p for t in self.tables for p in t.allow))
         self._namespaces |= frozenset(p[:-2] for t in self.tables for p in t.allow
@@ -92,15 +95,20 @@ class AllowList:
 
     def judge(self, symbol: str) -> Denial | None:
         """``None`` if ``symbol`` is allowed (a listed API, a namespace holding one, local code)."""
+        if symbol not in self._judged:
+            self._judged[symbol] = self._judge(symbol)
+        return self._judged[symbol]
+
+    def _judge(self, symbol: str) -> Denial | None:
         parts = _split(symbol)
         if symbol.startswith(".") or parts[0] in self._local:
             return None
         if any(fnmatch.fnmatchcase(symbol, p) for p in self._extra):
             return None
-        denied = [(len(p), d) for p, d in self._deny if _covers(p, parts)]
+        denied = [(len(p), d) for p, d in _entries(self._deny, parts[0]) if _covers(p, parts)]
         denied += [(k, self._modules[".".join(parts[:k])]) for k in range(1, len(parts) + 1)
                    if ".".join(parts[:k]) in self._modules]
-        allowed = symbol in self._namespaces or any(_matches(p, parts) for p in self._allow)
+        allowed = symbol in self._namespaces or any(_matches(p, parts) for p, _ in _entries(self._allow, parts[0]))
         if denied:
             length, denial = max(denied, key=lambda pair: pair[0])
             if not allowed or length == len(parts):
@@ -123,6 +131,22 @@ class AllowList:
     def with_only(self, symbol: str) -> bool:
         """Whether ``symbol`` is a mode switch allowed as a ``with`` item or decorator."""
         return symbol in self._with_only
+
+
+_WILD = ""  # the index key of entries whose first segment is itself a pattern (``*``, ``to?ch``)
+
+
+def _by_head(entries: Iterable[tuple[tuple[str, ...], Denial | None]]) -> dict[str, list[tuple[tuple[str, ...], Denial | None]]]:
+    index: dict[str, list[tuple[tuple[str, ...], Denial | None]]] = {}
+    for parts, denial in entries:
+        head = _WILD if any(c in parts[0] for c in "*?[") else parts[0]
+        index.setdefault(head, []).append((parts, denial))
+    return index
+
+
+def _entries(index: Mapping[str, list[tuple[tuple[str, ...], Denial | None]]],
+             head: str) -> list[tuple[tuple[str, ...], Denial | None]]:
+    return [*index.get(head, ()), *index.get(_WILD, ())]
 
 
 def _module_denial(name: str, target: str) -> Denial:
