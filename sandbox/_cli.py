@@ -8,7 +8,6 @@ progress of a check, but only when stderr is a terminal.
 from __future__ import annotations
 
 import argparse
-import difflib
 import enum
 import json
 import os
@@ -23,7 +22,7 @@ from sandbox._errors import SandboxError
 from sandbox._gate import Gate, open_state, recover_interrupted
 from sandbox._ledger import Ledger
 from sandbox._patch import Patch, PatchLimits
-from sandbox._report import FORMATS, progress_printer, render
+from sandbox._report import FORMATS, diff_text, progress_printer, render
 from sandbox._verdict import Progress, Verdict, approval_needed
 
 __all__ = ["ExitCode", "console_main", "main"]
@@ -398,10 +397,7 @@ def _emit(verdict: Verdict, args: argparse.Namespace, stdout: IO[str]) -> None:
 
 
 def _print_diff(verdict: Verdict, stdout: IO[str]) -> None:
-    for change in verdict.files:
-        old = (change.before_text or "").splitlines(keepends=True)
-        new = (change.after_text or "").splitlines(keepends=True)
-        stdout.writelines(difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}"))
+    stdout.write(diff_text(verdict))
 
 
 def _code(verdict: Verdict) -> int:

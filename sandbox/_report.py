@@ -8,6 +8,7 @@ notes, the inputs' coverage) and shows why each verifier before the deciding one
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import json
 import threading
@@ -21,7 +22,7 @@ from verifiers import Level
 from sandbox._changes import ChangeKind
 from sandbox._verdict import Judgement, Progress, Verdict, natural_key
 
-__all__ = ["FORMATS", "progress_printer", "render", "render_text"]
+__all__ = ["FORMATS", "diff_text", "progress_printer", "render", "render_text"]
 
 _MARK = {ChangeKind.ADDED: "+", ChangeKind.REMOVED: "-", ChangeKind.MODIFIED: "~", ChangeKind.COSMETIC: "="}
 _COLOUR = {Level.PROVEN: "32", Level.PASSED: "32", Level.UNKNOWN: "33", Level.REFUTED: "31", Level.VIOLATION: "31"}
@@ -293,6 +294,16 @@ def _accepted_line(verdict: Verdict) -> str:
     levels = sorted({o.evidence.level.value for o in verdict.outcomes if not o.informational})
     reached = f"every obligation reached {' or '.join(levels)}" if levels else "nothing needed checking"
     return f"Accepted: {reached}. `sandbox apply` writes exactly these bytes and records them in the ledger."
+
+
+def diff_text(verdict: Verdict) -> str:
+    """The verified change as a unified diff (what `apply` would write), for a person to review."""
+    out = []
+    for change in verdict.files:
+        old = (change.before_text or "").splitlines(keepends=True)
+        new = (change.after_text or "").splitlines(keepends=True)
+        out.extend(difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}"))
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------------- progress

@@ -104,12 +104,7 @@ def _prepare(root: Path, repo: Path, overlay: Mapping[str, str], deleted: frozen
     work.mkdir(mode=0o755)
     owner = _isolation.NOBODY if dropped else None
     _tree.copy_tree(Path(repo), work / "tree", overlay, deleted, owner=owner)
-    for name in ("home", "tmp"):
-        (work / name).mkdir(mode=0o700)
-        if owner is not None:
-            os.chown(work / name, owner, owner)
-    if owner is not None:
-        os.chown(work, owner, owner)
+    _tree.private_dirs(work, owner)
     return work
 
 

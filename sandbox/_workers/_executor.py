@@ -778,12 +778,7 @@ class IsolatedExecutor:
             if "bubblewrap" in self._layers:
                 self._warn(f"the {side} worker's tree is a copy of the repository: {why_not}")
             _tree.copy_tree(self._repo, work / "tree", mine, deleted, owner=owner)
-        for name in ("home", "tmp"):
-            (work / name).mkdir(mode=0o700)
-            if owner is not None:
-                os.chown(work / name, owner, owner)
-        if owner is not None:
-            os.chown(work, owner, owner)
+        _tree.private_dirs(work, owner)
         return work
 
 

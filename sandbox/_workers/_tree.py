@@ -8,7 +8,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
-__all__ = ["MAX_FILE_BYTES", "SKIPPED_DIRS", "copy_tree"]
+__all__ = ["MAX_FILE_BYTES", "SKIPPED_DIRS", "copy_tree", "private_dirs"]
 
 MAX_FILE_BYTES = 1024 * 1024
 SKIPPED_DIRS = frozenset({".git", ".sandbox", "__pycache__", "node_modules"})
@@ -46,6 +46,16 @@ def copy_tree(repo: Path, dest: Path, overlay: Mapping[str, str] | None = None,
     if owner is not None:
         _chown_all(dest, owner)
     return count
+
+
+def private_dirs(work: Path, owner: int | None) -> None:
+    """``home`` and ``tmp`` beside the tree, private to the worker (owned by ``owner`` when it is dropped)."""
+    for name in ("home", "tmp"):
+        (work / name).mkdir(mode=0o700)
+        if owner is not None:
+            os.chown(work / name, owner, owner)
+    if owner is not None:
+        os.chown(work, owner, owner)
 
 
 def _keep_dir(path: Path) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import getpass
 import json
 import os
@@ -246,10 +245,9 @@ def _same_change(change: PendingChange, verdict: Any) -> bool:
 
 
 def _print_diff(verdict: Any, stdout: IO[str]) -> None:
-    for change in verdict.files:
-        old = (change.before_text or "").splitlines(keepends=True)
-        new = (change.after_text or "").splitlines(keepends=True)
-        stdout.writelines(difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}"))
+    from sandbox._report import diff_text
+
+    stdout.write(diff_text(verdict))
 
 
 def _round_line(done: Round) -> str:
