@@ -2,8 +2,10 @@
 
 The first tests read kernels' sources with ``_shapes`` (no worker, nothing imported)
 and check the planned shapes with numpy, whose matmul and broadcasting rules are
-torch's.  The last ones run matmul, bias and einsum kernels and one whose domain no
-search can find through the real isolated executor.
+torch's, and the substitutes made for generated cases outside a kernel's domain.  The
+last ones run matmul, bias, einsum and transposing kernels, one whose domain no search
+can find and one whose domain substitutes only partly reach, through the real isolated
+executor.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from properties import Kind, Obligation, kernel
 from tests.verifiers.kernel_support import check_kernel, kernel_workers
 from verifiers import Context, Level
 from verifiers.numeric._annotations import CAP
-from verifiers.numeric._inputs import cases, parameters
+from verifiers.numeric._inputs import cases, parameters, substitutes
 from verifiers.numeric._plan import plan
 from verifiers.numeric._shapes import STRATEGIES, infer
 
@@ -134,7 +136,7 @@ def test_the_plan_shapes_undeclared_cases_and_keeps_alternatives_for_the_worker(
     for case in found.cases:
         if not case.threshold:
             run("a @ m", {a["name"]: a["array"].shape for a in case.args})
-    assert [name for name, _ in found.alternatives] == ["shapes from the candidate 'same shape'",
+    assert [a.name for a in found.alternatives] == ["shapes from the candidate 'same shape'",
                                                         "shapes from the candidate 'chain (last dim feeds the next)'",
                                                         "shapes from the candidate 'rank-1 bias along the last dim'"]
 
@@ -154,6 +156,40 @@ def test_a_declared_kernel_is_not_reshaped():
     found = planned(text, kernel("k.f", make_inputs=lambda rng: {"a": (2, 3), "m": (3, 4)}))
     assert found.shaping == "" and found.alternatives == ()
     assert {c.shapes for c in found.cases if not c.threshold} == {((2, 3), (3, 4))}
+
+
+def test_substitutes_keep_the_seed_layout_and_magnitude_at_another_rank():
+    params = parameters("def f(x):\n    return x\n", method=False)
+    for case in cases(params, 3, None):
+        found, again = substitutes(params, case, 3), substitutes(params, case, 3)
+        assert 1 <= len(found) <= 2 and [o.label for o in found] == [o.label for o in again], case.label
+        assert all(np.array_equal(o.args[0]["array"], p.args[0]["array"]) for o, p in zip(found, again))
+        for other in found:
+            assert (other.seed, other.magnitude, other.layout) == (case.seed, case.magnitude, case.layout)
+            assert len(other.shapes[0]) != len(case.shapes[0]) and np.prod(other.shapes[0]) <= CAP
+            assert other.replaces == case.label and other.label != case.label
+            strided = [a for a in other.args if "layout" in a]
+            assert bool(strided) == bool([a for a in case.args if "layout" in a]), other.label
+    first = substitutes(params, cases(params, 3, None)[1], 3)  # x: float[7]
+    assert [o.shapes for o in first] == [((2, 7),), ((2, 3, 7),)]
+
+
+def test_substitutes_take_the_planned_shaping_at_their_rank():
+    found = shaper("def f(a, c):\n    return a @ c.transpose(-2, -1)\n")
+    params = parameters("def f(a, c):\n    return a @ c.transpose(-2, -1)\n", method=False)
+    for case in cases(params, 0, None, shaped=found.shapes):
+        for other in substitutes(params, case, 0, shaped=found.shapes):
+            if len(other.shapes[0]) >= 2:  # a rank-1 substitute (a leading dim dropped) cannot transpose
+                run("a @ np.swapaxes(c, -2, -1)", {a["name"]: a["array"].shape for a in other.args})
+
+
+def test_declared_and_threshold_cases_have_no_substitutes():
+    text = ("import torch\n\n\ndef f(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:\n"
+            "    if w.ndim == 2:\n        return torch.addmm(bias, x, w)\n    return x @ w + bias\n")
+    found = planned(text)
+    assert all(found.substitutes(c) == [] for c in found.cases if c.threshold)
+    declared = planned(text, kernel("k.f", make_inputs=lambda rng: {"x": (2, 3), "w": (3, 4), "bias": (4,)}))
+    assert declared.substitutes is None
 
 
 @st.composite
@@ -186,6 +222,8 @@ def test_planned_shapes_satisfy_every_inferred_equality_and_run(chain, case):
 # -- through the real workers -----------------------------------------------------------------
 
 OLD = '''
+import math
+
 import torch
 
 
@@ -216,10 +254,29 @@ def seven_rows(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def unread(a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return torch.linalg.matmul(a, m)  # a call the planner does not read: only the search finds shapes
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def doubled_t(x: torch.Tensor) -> torch.Tensor:
+    return (x * 2).transpose(-1, -2).contiguous()
+
+
+def two_rows(x: torch.Tensor) -> torch.Tensor:
+    return (x * 2).transpose(-1, -2)
+
+
+def wide_only(x: torch.Tensor) -> torch.Tensor:
+    assert x.shape[-1] > 1, "a last dim of one is not supported"
+    return (x * 2).transpose(-1, -2)
 '''
 
 NEW = '''
 import torch
+import torch.nn.functional as F
 
 
 def matmul(a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
@@ -250,6 +307,25 @@ def seven_rows(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def unread(a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     return a @ m
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+def doubled_t(x: torch.Tensor) -> torch.Tensor:
+    return (2 * x).mT.contiguous()
+
+
+def two_rows(x: torch.Tensor) -> torch.Tensor:
+    if x.ndim == 2 and x.shape[0] == 2:  # "a stacked pair: two columns, no transpose kernel"
+        return torch.stack([x[0], x[0]], dim=-1) * 2  # row 0 twice: wrong, and only at two-row matrices
+    return (x * 2).transpose(-1, -2)
+
+
+def wide_only(x: torch.Tensor) -> torch.Tensor:
+    assert x.shape[-1] > 1, "a last dim of one is not supported"
+    return (2 * x).mT
 '''
 
 BEFORE, AFTER = {"mm.py": OLD}, {"mm.py": NEW}
@@ -303,10 +379,17 @@ def test_the_search_in_the_old_worker_finds_shapes_the_body_does_not_show(execut
     assert "shapes from the candidate 'chain" in evidence.detail and compared(evidence.detail) >= 15
 
 
+def ran(detail: str) -> tuple[int, int, int]:
+    found = re.search(r"(\d+) of (\d+) (?:generated cases|cases from make_inputs) ran \((\d+) substituted\)", detail)
+    assert found, detail
+    return int(found.group(1)), int(found.group(2)), int(found.group(3))
+
+
 def test_a_domain_no_search_finds_is_unknown_with_how_many_ran_and_the_fix(executor):
     evidence = check(executor, "mm.seven_rows")
     assert evidence.level is Level.UNKNOWN, evidence.detail
-    assert re.search(r"only \d+ of \d+ generated cases", evidence.detail), evidence.detail
+    done, planned, _ = ran(evidence.detail)
+    assert done < planned
     assert "seven rows only" in evidence.detail and "make_inputs=" in evidence.detail
 
 
@@ -314,3 +397,35 @@ def test_a_declared_domain_is_the_users_statement(executor):
     spec = kernel("mm.seven_rows", make_inputs=lambda rng: {"x": (7, 3), "y": (7, 3)})
     evidence = check(executor, "mm.seven_rows", spec)
     assert evidence.level is Level.PASSED, evidence.detail
+    done, planned, substituted = ran(evidence.detail)
+    assert done == planned and substituted == 0 and "substituted at" not in evidence.detail
+
+
+@pytest.mark.parametrize("target", ["mm.attention", "mm.doubled_t"])
+def test_rank_1_cases_a_transpose_rejects_are_substituted_and_reported(executor, target):
+    evidence = check(executor, target)
+    assert evidence.level is Level.PASSED, evidence.detail
+    done, planned, substituted = ran(evidence.detail)
+    assert done == planned and substituted == 2, evidence.detail  # the rank-1 cases, [1] and [7]
+    first = "q" if target == "mm.attention" else "x"
+    for size in (1, 7):
+        assert re.search(rf"  {first}: float\[{size}\].* -> {first}: float\[2, {size}\]", evidence.detail), \
+            evidence.detail
+    assert "skipped" not in evidence.detail
+
+
+def test_a_kernel_only_some_of_whose_rejected_cases_substitute_is_unknown(executor):
+    evidence = check(executor, "mm.wide_only")
+    assert evidence.level is Level.UNKNOWN, evidence.detail
+    done, planned, substituted = ran(evidence.detail)
+    # [7] ran as [2, 7]; [1] and [1, 1] have a last dim of one at every rank.
+    assert (planned - done, substituted) == (2, 1), evidence.detail
+    assert "a last dim of one is not supported" in evidence.detail and "substitutes tried: x: float[2, 1]" \
+        in evidence.detail and "make_inputs=" in evidence.detail
+
+
+def test_a_rewrite_wrong_only_at_a_substituted_shape_is_refuted(executor):
+    evidence = check(executor, "mm.two_rows")
+    assert evidence.level is Level.REFUTED, evidence.detail
+    assert "x: float[2, " in evidence.counterexample.call, evidence.counterexample.call
+    assert "substituted for the generated case x: float[" in evidence.counterexample.call

@@ -26,6 +26,9 @@ Without a ``make_inputs``:
   normal, ``|x|`` in ``LARGE``, ``WIDE``: ``sign * 10**uniform`` over that range, or
   ``SMALL`` times standard normal, where an eps in a norm is no longer negligible)
   plus two shapes drawn from the seed, so no published list of shapes can be gamed.
+  A case the old kernel rejects (a rank-1 input to a transpose) is tried again at
+  another rank with ``substitutes`` (the verifier's ``_substitute``): the same case
+  seed, layout and magnitude, so each planned case is compared at some shape.
 
 A ``make_inputs`` in the property file is called as ``make_inputs(rng)`` (or with
 no argument) with a seeded ``numpy.random.Generator`` and returns one case or a list
@@ -59,7 +62,7 @@ from verifiers.numeric import _annotations
 from verifiers.numeric._annotations import CAP, Dims
 
 __all__ = ["LARGE", "SMALL", "WIDE", "Case", "Param", "Unsupported", "build", "cases", "eps", "framework",
-           "parameters", "resized"]
+           "parameters", "resized", "substitutes"]
 
 _PER_FEATURE = frozenset({"weight", "bias", "gamma", "beta", "scale", "g", "b"})
 # (shape, seed offset, layout, magnitude); large-ish, odd, size-1 and non-contiguous shapes.
@@ -113,6 +116,10 @@ class Case:
     # none, and where beside it ("x.shape[-1] = 4095").
     threshold: str = ""
     point: str = ""
+    # The default case shape this case was generated at (``cases``; () for declared and threshold cases),
+    # and, for a substitute (``substitutes``), the label of the generated case it stands in for.
+    origin: tuple[int, ...] = ()
+    replaces: str = ""
 
     def at(self, dtype: str) -> "Case":
         """This case with every float array rounded to ``dtype`` (kept as float64 for the oracle)."""
@@ -252,8 +259,56 @@ def cases(params: list[Param], seed: int, make_inputs: Callable[..., Any] | None
         shape = shape[:-1] + (last_dim,) if last_dim else shape
         rng = np.random.default_rng([seed, offset, *shape])
         values = _default_values(params, shape, rng, magnitude, planned=shaped(shape) if shaped else None)
-        found.append(_case(params, values, seed + offset, layout, magnitude, {}))
+        found.append(replace(_case(params, values, seed + offset, layout, magnitude, {}), origin=shape))
     return found
+
+
+def substitutes(params: list[Param], case: Case, seed: int, *, last_dim: int | None = None,
+                shaped: Callable[[tuple[int, ...]], dict[str, tuple[int, ...]]] | None = None,
+                limit: int = 2) -> list[Case]:
+    """At most ``limit`` cases to try, in order, in place of a generated ``case`` outside the old kernel's domain.
+
+    Each is ``case`` made again by ``cases`` at a case shape of another rank
+    (``_other_ranks``): the same case seed and random stream (keyed by the shape, as
+    there), the same magnitude class, the plan's shaping (``shaped``) at the new
+    shape, and a transposed case stays non-contiguous.  Declared and threshold cases
+    have none: their shapes are the user's or the threshold's.
+    """
+    if not case.origin or case.threshold:
+        return []
+    found: list[Case] = []
+    for shape in _other_ranks(case.origin, last_dim):
+        rng = np.random.default_rng([seed, case.seed - seed, *shape])
+        values = _default_values(params, shape, rng, case.magnitude, planned=shaped(shape) if shaped else None)
+        made = replace(_case(params, values, case.seed, case.layout, case.magnitude, dict(case.init)), origin=shape,
+                       replaces=case.label)
+        if _strided(made) == _strided(case) and made.shapes not in {case.shapes, *(f.shapes for f in found)}:
+            found.append(made)
+    return found[:limit]
+
+
+def _other_ranks(shape: tuple[int, ...], last_dim: int | None) -> list[tuple[int, ...]]:
+    """A leading dim of 2 prepended (the next rank up), then the leading dim dropped, or for rank 1 two dims prepended.
+
+    Up first: a transpose of the last two dims, a batched matmul, need a rank more
+    than the smallest cases have; down for a kernel that handles fewer dims than the
+    largest.  Each stays under ``CAP`` by halving its largest leading sizes, never the
+    last one (a module's width, ``last_dim``, is fixed).
+    """
+    others = [(2, *shape), shape[1:] if len(shape) > 1 else (2, 3, *shape)]
+    return [_capped(s) for s in others if s and (last_dim is None or s[-1] == last_dim)]
+
+
+def _capped(shape: tuple[int, ...]) -> tuple[int, ...]:
+    sizes = list(shape)
+    while math.prod(sizes) > CAP and len(sizes) > 1 and max(sizes[:-1]) > 1:
+        at = max(range(len(sizes) - 1), key=lambda i: sizes[i])
+        sizes[at] = max(1, (sizes[at] // 2) | 1)
+    return tuple(sizes)
+
+
+def _strided(case: Case) -> bool:
+    return any("layout" in a for a in [*case.args, *(v for _, v in case.kwargs)])
 
 
 def _drawn_shapes(seed: int) -> tuple[tuple[tuple[int, ...], int, str | None, str], ...]:

@@ -10,17 +10,30 @@ from __future__ import annotations
 import ast
 import math
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from properties import Kernel, Obligation
 from verifiers._contract import Context
 from verifiers.numeric._annotations import CAP
-from verifiers.numeric._inputs import Case, Param, Unsupported, cases, framework, parameters, resized
+from verifiers.numeric._inputs import Case, Param, Unsupported, cases, framework, parameters, resized, substitutes
 from verifiers.numeric._shapes import STRATEGIES, Shaper, infer
 from verifiers.numeric._thresholds import Threshold, extra_dtypes, mine, threshold_cases
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Alternative", "Plan", "plan"]
+
+Substitutes = Callable[[Case], list[Case]]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another shaping of an undeclared kernel's parameters: its name, its generated cases, their substitutes."""
+
+    name: str
+    cases: tuple[Case, ...]
+    substitutes: Substitutes
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,9 @@ class Plan:
     ``thresholds`` are those mined from the old and new kernel (``_thresholds``), whose
     cases carry ``Case.threshold``; ``extra_dtypes`` are the float dtypes they compare
     against that the property did not configure, already appended to ``spec.dtypes``.
+    ``substitutes`` gives, for a generated default case the old kernel rejects, the
+    cases to try in its place (``_inputs.substitutes`` with this plan's shaping); None
+    with ``make_inputs``, whose cases are the user's domain.
     """
 
     target: str
@@ -40,7 +56,8 @@ class Plan:
     thresholds: tuple[Threshold, ...] = ()
     extra_dtypes: tuple[str, ...] = ()
     shaping: str = ""
-    alternatives: tuple[tuple[str, tuple[Case, ...]], ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+    substitutes: Substitutes | None = None
 
 
 def plan(obligation: Obligation, context: Context) -> Plan:
@@ -77,8 +94,10 @@ def plan(obligation: Obligation, context: Context) -> Plan:
     around = threshold_cases(mined, params, context.seed, user, last_dim=last, init=module["init"] if module else None)
     found = found + (_fitted(around, mined, shaper) if shaper is not None and module is None else around)
     extra = extra_dtypes(mined, spec.dtypes)
+    others = None if spec.make_inputs is not None else partial(
+        substitutes, params, seed=context.seed, last_dim=last, shaped=shaper.shapes if shaper else None)
     return Plan(f"{module_name}:{qualname}", fw, found, module, replace(spec, dtypes=spec.dtypes + extra),
-                tuple(mined), extra, shaping, alternatives)
+                tuple(mined), extra, shaping, alternatives, others)
 
 
 def _fitted(around: list[Case], mined: list[Threshold], shaper: Shaper) -> list[Case]:
@@ -104,7 +123,7 @@ def _fitted(around: list[Case], mined: list[Threshold], shaper: Shaper) -> list[
 
 
 def _shapings(obligation: Obligation, context: Context, params: list[Param], spec: Kernel,
-              last: int | None) -> tuple[str, Shaper | None, tuple[tuple[str, tuple[Case, ...]], ...]]:
+              last: int | None) -> tuple[str, Shaper | None, tuple[Alternative, ...]]:
     """How to shape an undeclared kernel's parameters: the inferred shaping, and the alternatives to try.
 
     Only for a kernel with two or more tensor parameters and no declaration (no
@@ -119,11 +138,13 @@ def _shapings(obligation: Obligation, context: Context, params: list[Param], spe
     own = cases(params, context.seed, None, last_dim=last, shaped=shaper.shapes if shaper else None)
     seen, alternatives = {tuple(c.shapes for c in own)}, []
     for name, strategy in STRATEGIES.items():
-        found = cases(params, context.seed, None, last_dim=last,
-                      shaped=lambda shape, strategy=strategy: strategy(names, features, shape))
+        shaped = partial(strategy, names, features)
+        found = cases(params, context.seed, None, last_dim=last, shaped=shaped)
         if tuple(c.shapes for c in found) not in seen:
             seen.add(tuple(c.shapes for c in found))
-            alternatives.append((f"shapes from the candidate '{name}'", tuple(found)))
+            alternatives.append(Alternative(f"shapes from the candidate '{name}'", tuple(found),
+                                            partial(substitutes, params, seed=context.seed, last_dim=last,
+                                                    shaped=shaped)))
     return shaping, shaper, tuple(alternatives)
 
 

@@ -14,7 +14,7 @@ from verifiers.numeric._tolerance import Stats
 if TYPE_CHECKING:
     from verifiers.numeric._plan import Plan
 
-__all__ = ["Tally", "how", "lines"]
+__all__ = ["Tally", "counts", "how", "lines"]
 
 _HOW = ("state the kernel's inputs in the property file: kernel('{target}', make_inputs=lambda rng: "
         "{{'x': rng.standard_normal((4, 8)), ...}})")
@@ -40,11 +40,20 @@ class Tally:
     # raised on: for the thresholds' report and the coverage replay of new conditions.
     compared: list[tuple[Case, str, str]] = field(default_factory=list)
     rejected: list[Case] = field(default_factory=list)
+    # Generated cases the old kernel rejected that were replaced: the substitute, and why the original was rejected.
+    substituted: list[tuple[Case, str]] = field(default_factory=list)
 
     def generated(self) -> tuple[int, int]:
         """Of the comparisons planned on generated cases (threshold cases apart), how many ran and how many in all."""
         ran = sum(1 for case, _, _ in self.compared if not case.threshold)
         return ran, ran + sum(1 for case in self.rejected if not case.threshold)
+
+
+def counts(tally: Tally, runs: int = 1, what: str = "generated cases") -> str:
+    """``N of M generated cases ran (K substituted)``; ``runs`` is the dtypes x devices each case is compared on."""
+    ran, planned = tally.generated()
+    per = f" (counted per dtype and device: {runs} runs a case)" if runs > 1 else ""
+    return f"{ran} of {planned} {what} ran{per} ({len(tally.substituted)} substituted)"
 
 
 def lines(target: str, tally: Tally, plan: Plan, devices: list[str], versions: dict[str, str],
@@ -76,12 +85,25 @@ def lines(target: str, tally: Tally, plan: Plan, devices: list[str], versions: d
                  f"{', '.join(sorted(tally.ran['new'])) or 'no tensor output'}")
     found += [f"note: {note}" for note in sorted(tally.notes)]
     found.append(_shapes_line(tally, plan))
+    runs = len(spec.dtypes) * len(devices)
+    found.append(counts(tally, runs, "generated cases" if spec.make_inputs is None else "cases from make_inputs"))
+    found += _substituted(tally)
     if tally.skipped:
         ran, planned = tally.generated()
         found.append(f"{len(tally.skipped)} case(s) outside the old kernel's domain were skipped, "
                      f"{len(tally.skipped) - planned + ran} of them threshold cases ({ran} of {planned} generated "
                      f"cases compared; first: {tally.skipped[0]})")
     return found
+
+
+def _substituted(tally: Tally) -> list[str]:
+    """Which generated cases ran at another shape, and why: the reviewer sees what stood in for what."""
+    if not tally.substituted:
+        return []
+    return [f"{len(tally.substituted)} generated case(s) outside the old kernel's domain were substituted at "
+            f"another rank (same case seed, layout and magnitude; first rejection: {tally.substituted[0][1]}):",
+            *[f"  {case.replaces} -> {case.label} (case seed {case.seed}, {case.magnitude}"
+              f"{', ' + case.layout if case.layout else ''})" for case, _ in tally.substituted]]
 
 
 def _shapes_line(tally: Tally, plan: Plan) -> str:

@@ -32,10 +32,6 @@ _REFUTING_DEATHS = {"timeout", "cpu", "memory", "exit", "signal"}
 # A new kernel's timeout is its own fault only when the old one finished the same call in
 # well under the time the new one was given; otherwise a loaded machine cannot be ruled out.
 _SLOW_DEATHS = {"timeout", "cpu"}
-# An undeclared kernel is PASSED only if its old version accepted at least this share of the generated
-# cases: a few cases outside its domain (rank-1 inputs to a transpose, a non-contiguous layout it
-# rejects) leave the rest of the shapes compared; most of them skipped leaves too little to judge.
-_ENOUGH = 0.75
 
 
 class _Stop(Exception):
@@ -83,10 +79,15 @@ class _Run:
         # The mode being compared (``_variants``), named in every message about a call.
         self.variant: _modes.Variant | None = None
         self.timing: dict[tuple[str, str], float] = {}
+        # The oracle's facts at the first dtype, from ``_substitute`` (index -> facts), used once by ``_sweep``;
+        # and the substitutes tried in vain for a case, named in its skip reason.
+        self.probed: dict[int, dict[str, Any]] = {}
+        self.tried: dict[int, str] = {}
 
     def evidence(self) -> Evidence:
         devices, versions = self._prepare()
         self._search()
+        self._substitute()
         for number, dtype in enumerate(self.plan.spec.dtypes):
             oracles: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
             for device in devices:
@@ -137,16 +138,49 @@ class _Run:
         generated = [c for c in self.plan.cases if not c.threshold]
         sample = _probes(generated)
         best, score = None, self._accepted(generated, sample)
-        for name, found in self.plan.alternatives:
+        for alternative in self.plan.alternatives:
             if score == len(sample):
                 break
-            accepted = self._accepted(list(found), sample)
+            accepted = self._accepted(list(alternative.cases), sample)
             if accepted > score:
-                best, score = (name, found), accepted
+                best, score = alternative, accepted
         if best is not None:
-            self.plan = replace(self.plan, cases=[*best[1], *(c for c in self.plan.cases if c.threshold)],
-                                shaping=f"{best[0]}, accepted by the old kernel on {score} of {len(sample)} "
-                                f"probed shapes")
+            self.plan = replace(self.plan, cases=[*best.cases, *(c for c in self.plan.cases if c.threshold)],
+                                shaping=f"{best.name}, accepted by the old kernel on {score} of {len(sample)} "
+                                f"probed shapes", substitutes=best.substitutes)
+
+    def _substitute(self) -> None:
+        """Each generated case outside the old kernel's domain replaced by the first substitute it accepts.
+
+        The test is the oracle's own call (old kernel, float64, cpu, first dtype), kept
+        for the sweep, so a case the old kernel accepts costs no extra call and one it
+        rejects at most the plan's few substitutes (``_inputs.substitutes``): other
+        ranks, the same seed, layout and magnitude.  Threshold and declared cases are
+        never substituted.
+        """
+        if self.plan.substitutes is None:
+            return
+        dtype, found = self.plan.spec.dtypes[0], list(self.plan.cases)
+        for index, case in enumerate(found):
+            if case.threshold:
+                continue
+            self.probed[index] = facts = self._oracle(case, dtype)
+            if "error" not in facts:
+                continue
+            others = self.plan.substitutes(case)
+            for other in others:
+                accepted = self._oracle(other, dtype)
+                if "error" not in accepted:
+                    found[index], self.probed[index] = other, accepted
+                    self.tally.substituted.append((other, f"{case.label}: {_raised(facts)}"))
+                    break
+            else:
+                self.tried[index] = (f"; substitutes tried: {', '.join(o.label for o in others)}" if others
+                                     else "; no substitute shape for it")
+        self.plan = replace(self.plan, cases=found)
+
+    def _oracle(self, case: Case, dtype: str) -> dict[str, Any]:
+        return self._facts("old", case.at(dtype), "float64", "cpu").value
 
     def _accepted(self, found: list[Case], sample: list[int]) -> int:
         dtype = self.plan.spec.dtypes[0]
@@ -192,8 +226,9 @@ class _Run:
         chosen = _modes.selected(self.plan.cases) if modes else set()
         for index, raw in enumerate(self.plan.cases):
             if index not in oracles:
+                probed = self.probed.pop(index, None) if dtype == self.plan.spec.dtypes[0] else None
                 case = raw.at(dtype)
-                oracles[index] = (self._facts("old", case, "float64", "cpu").value,
+                oracles[index] = (self._oracle(raw, dtype) if probed is None else probed,
                                   self._facts("old", case.perturbed(dtype), "float64", "cpu").value)
         grad_scales = _gradient_scales(self.plan.cases, oracles)
         for index, raw in enumerate(self.plan.cases):
@@ -202,8 +237,7 @@ class _Run:
             old = self._facts("old", case, dtype, device).value
             if "error" in oracle or "error" in old:
                 bad = oracle if "error" in oracle else old
-                self.tally.skipped.append(f"{case.label}: old kernel raised {bad['error']['type']}: "
-                                          f"{bad['error']['message'][:120]}")
+                self.tally.skipped.append(f"{case.label}: old kernel {_raised(bad)}{self.tried.get(index, '')}")
                 self.tally.rejected.append(case)
                 continue
             new = self._facts("new", case, dtype, device).value
@@ -429,6 +463,8 @@ class _Run:
         if case is None:
             return f"{self.obligation.target} (import)"
         extra = f", {_MAGNITUDES[case.magnitude]}" if case.magnitude in _MAGNITUDES else ""
+        if case.replaces:
+            extra += f", substituted for the generated case {case.replaces}, outside the old kernel's domain"
         mode = f" {self.variant.label}" if self.variant is not None else ""
         return (f"{self.obligation.target}({case.label}) dtype={dtype} device={device}{mode} case seed={case.seed}"
                 f"{extra}")
@@ -446,23 +482,32 @@ class _Run:
 
     def _passed(self, devices: list[str], versions: dict[str, str]) -> Evidence:
         tally = self.tally
+        runs = len(self.plan.spec.dtypes) * len(devices)
         if tally.evaluated == 0:
             first = tally.skipped[0] if tally.skipped else "no cases"
             return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: no generated input is in the old "
-                            f"kernel's domain (first: {first}); " + _report.how(self.obligation.target))
+                            f"kernel's domain ({_report.counts(tally, runs)}; first: {first}); "
+                            + _report.how(self.obligation.target))
         if tally.stateful and not tally.trajectories:
             return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: the kernel carries state, but no "
                             f"run of {self.plan.spec.steps} steps completed in the old kernel (first: "
                             f"{tally.skipped[-1]}); " + _report.how(self.obligation.target))
         ran, planned = tally.generated()
-        if self.plan.spec.make_inputs is None and ran < _ENOUGH * planned:
+        if self.plan.spec.make_inputs is None and ran < planned:
+            # Strict: a case the gate planned and did not compare is a shape nobody looked at.
             shaping = self.plan.shaping or "each tensor at the case shape"
-            return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: only {ran} of {planned} generated "
-                            f"cases were in the old kernel's domain ({shaping}; first skipped: {tally.skipped[0]}), "
-                            "too few to call old and new equivalent; " + _report.how(self.obligation.target))
+            return Evidence(Level.UNKNOWN, self.name, f"{self.obligation.target}: {_report.counts(tally, runs)}; "
+                            f"the rest were outside the old kernel's domain, with no substitute at another rank it "
+                            f"accepted ({shaping}; first skipped: {tally.skipped[0]}), so those shapes were never "
+                            "compared and the two kernels cannot be called equivalent; "
+                            + _report.how(self.obligation.target))
         lines = _report.lines(self.obligation.target, tally, self.plan, devices, versions, self.pids,
                               self.context.seed, self.last)
         return Evidence(Level.PASSED, self.name, "\n".join(lines))
+
+
+def _raised(facts: dict[str, Any]) -> str:
+    return f"raised {facts['error']['type']}: {facts['error']['message'][:120]}"
 
 
 def _probes(found: list[Case]) -> list[int]:
