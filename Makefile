@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench gpu-check clean system-deps
+.PHONY: demo test test-pythons bench gpu-check clean system-deps
 
 # bubblewrap confines the worker processes that run untrusted code.  Installed where we can
 # (root with apt-get, as in CI); elsewhere the workers run with reduced isolation and say so.
@@ -29,6 +29,11 @@ demo: system-deps $(STAMP)
 
 test: system-deps $(STAMP)
 	$(PY) -m pytest
+
+# The scalar, policy and pre-merge tests on pyenv's Python 3.12 and 3.13 (in .venv-3.12 and
+# .venv-3.13, installed without torch/jax); an interpreter that is absent is skipped with a message.
+test-pythons: system-deps
+	$(PYTHON) scripts/test_pythons.py $(ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
