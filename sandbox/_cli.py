@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_parsers(commands)
     add_init(commands)
+    from sandbox.attest._command import add_parsers as add_attest
+
+    add_attest(commands)
     return parser
 
 
@@ -94,6 +97,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--cache", metavar="DIR",
                        help="verdict cache directory (default: $SANDBOX_CACHE, else $XDG_CACHE_HOME/selfmod-sandbox)")
     cache.add_argument("--no-cache", action="store_true", help="work every obligation out afresh; store nothing")
+    from sandbox.attest._command import add_options
+
+    add_options(parser)
 
 
 def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
@@ -143,6 +149,7 @@ def _check(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         base, head = _git_revision(repo, args.base), args.head and _git_revision(repo, args.head)
         verdict = check_revisions(repo, base, head, fail_fast=args.fail_fast, progress=_progress(stderr),
                                   **_overrides(args))
+        verdict = _after_check(verdict, args, stderr)
         _emit(verdict, args, stdout)
         return _code(verdict)
     gate = Gate.from_repo(args.repo, **_overrides(args))
@@ -190,8 +197,16 @@ def _apply(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def _run_check(gate: Gate, name: str, args: argparse.Namespace, stderr: IO[str]) -> Verdict:
-    return gate.check(_read_patch(name, gate.config.limits), replay=_replay(args, gate, name), fail_fast=args.fail_fast,
-                      progress=_progress(stderr))
+    verdict = gate.check(_read_patch(name, gate.config.limits), replay=_replay(args, gate, name),
+                         fail_fast=args.fail_fast, progress=_progress(stderr))
+    return _after_check(verdict, args, stderr)
+
+
+def _after_check(verdict: Verdict, args: argparse.Namespace, stderr: IO[str]) -> Verdict:
+    """The reviewer (--reviewer) and the signed attestation (--attest OUT --key FILE), when asked for."""
+    from sandbox.attest._command import after_check
+
+    return after_check(verdict, args, stderr)
 
 
 def _apply_verdict(gate: Gate, verdict: Verdict, args: argparse.Namespace, stdout: IO[str], stderr: IO[str],
@@ -330,8 +345,20 @@ def _init(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return run(args, stdout, stderr)
 
 
+def _keygen(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from sandbox.attest._command import run_keygen
+
+    return run_keygen(args, stdout, stderr)
+
+
+def _attest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from sandbox.attest._command import run_verify
+
+    return run_verify(args, stdout, stderr)
+
+
 _COMMANDS = {"check": _check, "apply": _apply, "log": _log, "recover": _recover, "improve": _improve,
-             "pending": _pending, "init": _init}
+             "pending": _pending, "init": _init, "keygen": _keygen, "attest": _attest}
 
 
 def _replay(args: argparse.Namespace, gate: Gate, name: str) -> str:

@@ -57,6 +57,8 @@ class Config:
     max_patch_bytes: int = _DEFAULT_LIMITS.max_patch_bytes
     max_patch_lines: int = _DEFAULT_LIMITS.max_patch_lines
     max_file_bytes: int = _DEFAULT_LIMITS.max_file_bytes
+    # Independent checkers that must each accept: {"checkers": ("smt", "pbt"), "need": 2}; empty: none.
+    quorum: Mapping[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> "Config":
         """A copy with the given non-``None`` settings replaced (and validated)."""
@@ -121,6 +123,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{where}: {name} must be a list of non-empty strings, got {value!r}")
         return tuple(value)
+    if name == "quorum":
+        return _quorum(value, where)
     if name == "allow":
         if not isinstance(value, Mapping):
             raise ConfigError(f'{where}: allow must be a table of rule id -> path globs, e.g. allow = {{ "file-write" = ["scripts/*.py"] }}')
@@ -132,6 +136,22 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     if not isinstance(value, expected) or isinstance(value, bool):
         raise ConfigError(f"{where}: {name} has the wrong type: {value!r}")
     return value
+
+
+def _quorum(value: Any, where: str) -> dict[str, Any]:
+    example = 'quorum = { checkers = ["smt", "pbt"], need = 2 }'
+    if not isinstance(value, Mapping) or set(value) - {"checkers", "need"}:
+        raise ConfigError(f"{where}: quorum must be a table with checkers and need, e.g. {example}; got {value!r}")
+    checkers = value.get("checkers")
+    if (not isinstance(checkers, list) or not checkers or not all(isinstance(c, str) and c for c in checkers)
+            or len(set(checkers)) != len(checkers)):
+        raise ConfigError(f"{where}: quorum.checkers must be a list of distinct verifier names, e.g. {example}; "
+                          f"got {checkers!r}")
+    need = value.get("need", len(checkers))
+    if not isinstance(need, int) or isinstance(need, bool) or not 1 <= need <= len(checkers):
+        raise ConfigError(f"{where}: quorum.need must be a whole number from 1 to {len(checkers)} (the number of "
+                          f"checkers named), got {need!r}")
+    return {"checkers": tuple(checkers), "need": need}
 
 
 def _validated(config: Config, where: str) -> Config:

@@ -27,7 +27,7 @@ from sandbox._ledger import Ledger, LedgerEntry
 from sandbox._loader import load_properties
 from sandbox._patch import Patch
 from sandbox._planner import plan
-from sandbox._verdict import DEFERRED, NOT_RUN, Certificate, Judgement, Progress, Verdict, sha256
+from sandbox._verdict import DEFERRED, NOT_RUN, Certificate, CheckerVote, Judgement, Progress, Verdict, sha256
 from sandbox.cache import CheckKey, VerdictCache, default_dir, tree_digest
 
 __all__ = ["Gate", "open_state", "recover_interrupted"]
@@ -111,6 +111,8 @@ class Gate:
                                     replay or f"Gate.from_repo({str(self.root)!r}, seed={self.config.seed}).check(patch)")
             isolation = executor.isolation if executor is not None else ""
             deaths = tuple(executor.deaths) if executor is not None else ()
+        votes = self._quorum(planned.obligations, before, after) if all(o.ok for o in outcomes) else ()
+        need = int(self.config.quorum.get("need", 0))
         certificate = Certificate(
             patch.digest,
             tuple((f.path, sha256(f.before)) for f in files),
@@ -119,7 +121,7 @@ class Gate:
             self._properties_digest,
         )
         return Verdict(
-            accepted=all(o.ok for o in outcomes),
+            accepted=all(o.ok for o in outcomes) and sum(v.accepted for v in votes) >= need,
             repo=str(self.root),
             outcomes=outcomes,
             changes=changes,
@@ -132,7 +134,21 @@ class Gate:
             isolation=isolation,
             worker_deaths=deaths,
             sealed=(*self.config.properties, "pyproject.toml", f"{self.config.ledger.rstrip('/')}/**"),
+            quorum=votes,
+            quorum_need=need,
         )
+
+    def _quorum(self, obligations: Sequence[Obligation], before: dict[str, str],
+                after: dict[str, str]) -> tuple[CheckerVote, ...]:
+        """``[tool.sandbox] quorum``: each named checker judges on its own, in its own workers.
+
+        Run only once the usual route has met every obligation: a rejection needs no second opinion.
+        """
+        if not self.config.quorum:
+            return ()
+        from sandbox.attest._quorum import run_quorum
+
+        return run_quorum(self, obligations, before, after)
 
     @contextlib.contextmanager
     def _executor(self, obligations: Sequence[Obligation], before: dict[str, str],
@@ -406,7 +422,8 @@ def _policy(config: Config, properties: Sequence[Property], local_modules: froze
 
 def _ledger_record(verdict: Verdict) -> dict[str, Any]:
     report = verdict.to_json()
-    return {k: report[k] for k in ("accepted", "require", "seed", "obligations", "violations", "certificate")}
+    keys = ("accepted", "require", "seed", "obligations", "violations", "certificate", "quorum", "review", "attestations")
+    return {k: report[k] for k in keys if k in report}
 
 
 def _user() -> str:

@@ -52,9 +52,13 @@ def render_text(verdict: Verdict, *, colour: bool = False, verbose: bool = False
     if verdict.accepted:
         lines += ["", _accepted_line(verdict)]
     else:
-        failures = [o for o in verdict.failures if o.ran]
-        if failures:
-            lines += ["", "Why it was rejected"] + [line for o in failures for line in _failure(o, verdict)]
+        reasons = [line for o in verdict.failures if o.ran for line in _failure(o, verdict)]
+        if not verdict.quorum_met:
+            reasons.append(f"  x quorum not met: fewer than {verdict.quorum_need} independent checker(s) accepted "
+                           "every obligation they judged (see Quorum above)")
+        if (verdict.review or {}).get("decision") == "object":
+            reasons.append("  x the reviewer model objected: " + "; ".join(verdict.review.get("reasons") or ()))
+        lines += ["", "Why it was rejected", *reasons] if reasons else [""]
         if verdict.deferred:
             lines.append(f"  {len(verdict.deferred)} obligation(s) deferred (--defer): "
                          + ", ".join(o.obligation.target for o in _by_target(verdict.deferred)))
@@ -75,6 +79,7 @@ def _summary(verdict: Verdict, paint: Callable[[str, str], str]) -> list[str]:
     lines = [f"sandbox check: {status}  ({files}; {count} obligation{'s' * (count != 1)}; {verdict.seconds:.2f} s)",
              "", f"Verdict: {_verdict_line(verdict)}"]
     lines += _behaviour_summary(verdict, paint)
+    lines += _oversight_summary(verdict)
     lines += ["Changed:"] + _changed_summary(verdict)
     if verdict.outcomes:
         lines.append("Decided by (level, obligation, verifier):")
@@ -131,6 +136,22 @@ def _behaviour_summary(verdict: Verdict, paint: Callable[[str, str], str]) -> li
             need = "" if outcome.informational else "; rejected: --require unchanged needs it shown"
             lines.append(f"  behaviour not established: {ob.target} ({ev.level.value} by {ev.verifier}; the "
                          f"reasons are under Checked below){need}")
+    return lines
+
+
+def _oversight_summary(verdict: Verdict) -> list[str]:
+    """The quorum of independent checkers and the reviewer model, where they were asked."""
+    lines = []
+    if verdict.quorum_need:
+        votes = ", ".join(f"{v.checker} {'accepts' if v.accepted else 'does not accept'}" for v in verdict.quorum)
+        lines.append(f"Quorum: {'met' if verdict.quorum_met else 'NOT met'}: {votes or 'not run (an obligation was not met)'}"
+                     f"; {verdict.quorum_need} of {len(verdict.quorum) or 'the'} checker(s) must accept")
+    if verdict.review is not None:
+        review = verdict.review
+        reasons = "; ".join(review.get("reasons") or ()) or "no reasons given"
+        effect = ("it blocks the change" if review.get("decision") == "object"
+                  else "an approval never accepts a change on its own")
+        lines.append(f"Reviewer ({review.get('model')}): {review.get('decision')}: {reasons} ({effect})")
     return lines
 
 

@@ -13,7 +13,7 @@ from verifiers import Evidence, Level, Violation
 from sandbox._changes import ChangeSet
 from sandbox._patch import FileChange
 
-__all__ = ["Certificate", "DEFERRED", "Judgement", "NOT_RUN", "Progress", "Verdict", "approval_needed", "natural_key",
+__all__ = ["Certificate", "CheckerVote", "DEFERRED", "Judgement", "NOT_RUN", "Progress", "Verdict", "approval_needed", "natural_key",
            "sha256"]
 
 # The detail of an obligation that ``fail_fast`` left unchecked (an earlier one was rejected).
@@ -98,6 +98,26 @@ class Certificate:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckerVote:
+    """One checker of ``[tool.sandbox] quorum``, run on its own: its judgements and its vote.
+
+    It accepts only when it judged at least one obligation and met every one it judged
+    (UNKNOWN is not acceptance, and a checker that judged nothing has vouched for nothing).
+    """
+
+    checker: str
+    judgements: tuple[Judgement, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.judgements) and all(j.ok for j in self.judgements)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checker": self.checker, "accepted": self.accepted,
+                "obligations": [j.to_json() for j in self.judgements]}
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The gate's decision on one patch.  Immutable; ``Gate.apply`` writes exactly ``files``."""
 
@@ -116,6 +136,18 @@ class Verdict:
     # Protected paths no allowance should be suggested for: the property files, the
     # configuration and the ledger (waiving them would let a patch rewrite its own judge).
     sealed: tuple[str, ...] = ()
+    # [tool.sandbox] quorum: each named checker's own run, and how many of them must accept.
+    quorum: tuple[CheckerVote, ...] = ()
+    quorum_need: int = 0
+    # The reviewer model's answer ({"decision", "reasons", "model"}), when one was asked.
+    review: dict[str, Any] | None = None
+    # sha256 of every attestation envelope issued for this verdict (recorded in the ledger).
+    attestations: tuple[str, ...] = ()
+
+    @property
+    def quorum_met(self) -> bool:
+        """At least ``quorum_need`` checkers accepted (true when no quorum is configured)."""
+        return sum(vote.accepted for vote in self.quorum) >= self.quorum_need
 
     @property
     def violations(self) -> tuple[Violation, ...]:
@@ -147,7 +179,8 @@ class Verdict:
     @property
     def met_except_deferred(self) -> bool:
         """Every obligation that ran was met, and only ``--defer`` kept this from an acceptance."""
-        return not self.accepted and bool(self.deferred) and all(o.ok or o.deferred for o in self.outcomes)
+        return (not self.accepted and bool(self.deferred) and all(o.ok or o.deferred for o in self.outcomes)
+                and self.quorum_met and (self.review or {}).get("decision") != "object")
 
     def summary(self) -> str:
         """The report a person reads: what changed, what was checked, why, what to do."""
@@ -175,6 +208,11 @@ class Verdict:
             "obligations": [o.to_json() for o in self.outcomes],
             "violations": [v.to_json() for v in self.violations],
             "certificate": self.certificate.to_json(),
+            # Present only when used, so the reports of a plain check keep their exact shape.
+            **({"quorum": {"need": self.quorum_need, "met": self.quorum_met,
+                           "checkers": [v.to_json() for v in self.quorum]}} if self.quorum_need else {}),
+            **({"review": self.review} if self.review is not None else {}),
+            **({"attestations": list(self.attestations)} if self.attestations else {}),
         }
 
 
