@@ -113,7 +113,8 @@ def main(repeats: int = 5) -> None:
     imports = statistics.median(cli_import_seconds() for _ in range(repeats))
     print(f"cli import (fresh interpreter): median {imports:.3f} s over {repeats}")
     with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
+        root = Path(scratch) / "repo"
+        root.mkdir(mode=0o755)  # readable by the workers' uid: bound, not copied
         text = build(root)
         for label, (old, new) in PATCHES.items():
             patch = Patch.from_files({"train.py": text.replace(old, new, 1)})

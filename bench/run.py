@@ -88,7 +88,7 @@ def main(repeats: int = 5, sizes: tuple[int, ...] = (10, 1000, 10000)) -> None:
         roots = {}
         for n in sizes:
             roots[n] = Path(scratch) / f"repo{n}"
-            roots[n].mkdir()
+            roots[n].mkdir(mode=0o755)  # readable by the workers' uid: bound, not copied
             build(roots[n], n)
         for label, change in PATCHES.items():
             medians = []

@@ -1,4 +1,4 @@
-"""The command line: ``sandbox check | apply | log | recover | improve | pending``.
+"""The command line: ``sandbox check | apply | log | recover | improve | pending | init | check-many | keygen | attest``.
 
 ``main(argv, stdout, stderr)`` returns an exit code and never calls ``sys.exit``,
 so tests drive it directly.  Reports go to stdout; errors go to stderr, and so does the
@@ -65,11 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     recover = commands.add_parser("recover", help="complete or roll back an interrupted apply")
     recover.add_argument("--repo", default=".", metavar="DIR")
 
+    from sandbox.batch._command import add_parser as add_check_many
     from sandbox.init._command import add_parser as add_init
     from sandbox.loop._command import add_parsers
 
     add_parsers(commands)
     add_init(commands)
+    add_check_many(commands)
     from sandbox.attest._command import add_parsers as add_attest
 
     add_attest(commands)
@@ -339,6 +341,12 @@ def _pending(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return run_pending(args, stdout, stderr)
 
 
+def _check_many(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from sandbox.batch._command import run
+
+    return run(args, stdout, stderr)
+
+
 def _init(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from sandbox.init._command import run
 
@@ -358,7 +366,7 @@ def _attest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 _COMMANDS = {"check": _check, "apply": _apply, "log": _log, "recover": _recover, "improve": _improve,
-             "pending": _pending, "init": _init, "keygen": _keygen, "attest": _attest}
+             "pending": _pending, "init": _init, "check-many": _check_many, "keygen": _keygen, "attest": _attest}
 
 
 def _replay(args: argparse.Namespace, gate: Gate, name: str) -> str:

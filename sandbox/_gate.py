@@ -192,6 +192,13 @@ class Gate:
             "user": _user(), "files": [w.path for w in writes],
         })
 
+    def check_many(self, patches: Any, **options: Any) -> Any:
+        """Check a batch of candidates: deduplicated, cheap stages first, on a process pool or Ray
+        (``sandbox.batch.check_many``); yields one result per candidate as it is decided."""
+        from sandbox.batch import check_many
+
+        return check_many(self, patches, **options)
+
     def improve(self, proposer: Any, **options: Any) -> Any:
         """Run the verified self-improvement loop on this repository (``sandbox.loop.improve``)."""
         from sandbox.loop import improve

@@ -1,0 +1,89 @@
+"""``sandbox check-many``: a batch of candidate patches, one JSON verdict per candidate as each finishes.
+
+Exit 0 when the batch ran, whatever its verdicts (each record says accepted or not); 2 when the
+batch cannot be read or the gate cannot start.  Records go to stdout, progress and errors to
+stderr; a backend's own logging never reaches stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from typing import IO, Any
+
+from sandbox._errors import SandboxError
+from sandbox.batch._candidates import read_jsonl, read_patches_dir
+
+__all__ = ["add_parser", "run"]
+
+OK, ERROR = 0, 2
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add ``check-many`` to the CLI's subcommands."""
+    parser = commands.add_parser("check-many", help="check many candidate patches: deduplicated, cheap stages "
+                                                    "first, on a process pool or Ray; one JSON line per candidate")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--patches", metavar="DIR", help="a directory of patch files (id: the file name)")
+    source.add_argument("--jsonl", metavar="FILE", help='JSON Lines of {"id": ..., "patch": "<diff or JSON edits>"}')
+    parser.add_argument("--repo", default=".", metavar="DIR", help="the repository (any directory; default .)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local: a process pool here (default); ray: Ray tasks, locally or on --ray-address")
+    parser.add_argument("--ray-address", metavar="ADDR", help="with --backend ray: the cluster to connect to "
+                                                              "(default: start a local instance)")
+    parser.add_argument("--workers", type=_positive, metavar="N",
+                        help="candidates checked at once (default: half this machine's CPUs; Ray: the cluster's CPUs)")
+    parser.add_argument("--format", choices=("jsonl", "json"), default="jsonl",
+                        help="jsonl: one object per candidate as it finishes (default); json: one array at the end")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="verdict cache shared by every stage and worker, and across runs (default: a temporary "
+                             "one for this batch)")
+    parser.add_argument("--seed", type=int, metavar="N", help="seed for generated inputs")
+    parser.add_argument("--require", choices=("passed", "proven"), help="the weakest evidence accepted")
+    return parser
+
+
+def run(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Check the batch ``args`` names; see the module docstring for the exit codes."""
+    from sandbox.batch._cascade import check_many
+
+    try:
+        candidates = read_patches_dir(args.patches) if args.patches else read_jsonl(args.jsonl)
+    except SandboxError as error:
+        print(f"sandbox check-many: error: {error}", file=stderr)
+        return ERROR
+    started, results = time.perf_counter(), []
+    try:
+        with contextlib.redirect_stdout(stderr):  # whatever a backend prints at start-up is not a record
+            batch = check_many(args.repo, candidates, backend=args.backend, workers=args.workers, cache=args.cache,
+                               ray_address=args.ray_address, seed=args.seed, require=args.require)
+            for result in batch:
+                results.append(result)
+                if args.format == "jsonl":
+                    stdout.write(json.dumps(result.to_json()) + "\n")
+                    stdout.flush()
+    except (SandboxError, OSError, ValueError) as error:
+        print(f"sandbox check-many: error: {error}", file=stderr)
+        return ERROR
+    if args.format == "json":
+        stdout.write(json.dumps([r.to_json() for r in results], indent=2) + "\n")
+    print(_summary(results, time.perf_counter() - started), file=stderr)
+    return OK
+
+
+def _summary(results: list[Any], seconds: float) -> str:
+    accepted = sum(r.accepted for r in results)
+    duplicates = sum(r.duplicate_of is not None for r in results)
+    failed = sum(r.error is not None and r.duplicate_of is None for r in results)
+    rate = len(results) / seconds * 60 if seconds > 0 else 0.0
+    return (f"sandbox check-many: {len(results)} candidate(s): {accepted} accepted, {len(results) - accepted} not "
+            f"({duplicates} duplicate(s), {failed} could not be checked) in {seconds:.1f} s ({rate:.0f} per minute)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
