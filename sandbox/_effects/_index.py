@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
+import subprocess
 from collections.abc import Iterator, Mapping
 
 from properties import module_name
@@ -85,11 +86,34 @@ class RepoIndex:
         return self._trees[path]
 
     def containing(self, *needles: str) -> Iterator[str]:
-        """Python files whose text contains any of ``needles`` (a cheap prefilter before parsing)."""
+        """Python files whose text contains any of ``needles`` (a cheap prefilter before parsing).
+
+        In a git work tree, ``git grep`` narrows the files read first (reading 10,000 files
+        for ``import *`` costs more than the rest of a check); every file it names is still
+        read and tested here, and the files git cannot vouch for (the patch's own, those of a
+        nested repository) are read anyway, so the answer is the same as reading them all.
+        """
+        candidates = self._grep(needles)
         for path in self.python_files():
+            if candidates is not None and path not in candidates and path not in self._after:
+                continue
             text = self.text(path)
             if text is not None and any(n in text for n in needles):
                 yield path
+
+    def _grep(self, needles: tuple[str, ...]) -> set[str] | None:
+        """The paths git finds the needles in, plus every path git does not list; None without git."""
+        if not needles or not os.path.isdir(os.path.join(self.root, ".git")):
+            return None
+        patterns = [arg for needle in needles for arg in ("-e", needle)]
+        try:
+            found = _git(self.root, "grep", "-l", "-z", "-F", "--untracked", "--no-exclude-standard",
+                         *patterns, "--", "*.py", ok=(0, 1))
+            known = _git(self.root, "ls-files", "-z", "-c", "-o", "--no-exclude-standard", "--", "*.py")
+        except (OSError, subprocess.SubprocessError):
+            return None
+        listed = set(known.split("\0")) - {""}
+        return (set(found.split("\0")) - {""}) | (set(self.python_files()) - listed)
 
     def exists(self, path: str) -> bool:
         """Whether ``path`` is a file after the patch (no walk: one lookup)."""
@@ -124,3 +148,11 @@ class RepoIndex:
     def module_of(path: str) -> str:
         """The dotted module name of a repository path."""
         return module_name(path)
+
+
+def _git(root: str, *args: str, ok: tuple[int, ...] = (0,)) -> str:
+    done = subprocess.run(["git", "-C", root, "-c", "core.quotePath=false", *args], capture_output=True,
+                          timeout=60, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    if done.returncode not in ok:
+        raise subprocess.SubprocessError(done.stderr.decode(errors="replace"))
+    return done.stdout.decode("utf-8", "surrogateescape")
