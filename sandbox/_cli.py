@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import importlib
 import json
 import os
 import shlex
@@ -329,40 +330,19 @@ def _recover(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return ExitCode.ACCEPTED
 
 
-def _improve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from sandbox.loop._command import run_improve
-
-    return run_improve(args, stdout, stderr)
-
-
-def _pending(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from sandbox.loop._command import run_pending
-
-    return run_pending(args, stdout, stderr)
+def _lazy(module: str, function: str) -> Callable[[argparse.Namespace, IO[str], IO[str]], int]:
+    """A command implemented in a subpackage, imported only when that command runs."""
+    def command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+        return getattr(importlib.import_module(module), function)(args, stdout, stderr)
+    return command
 
 
-def _check_many(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from sandbox.batch._command import run
-
-    return run(args, stdout, stderr)
-
-
-def _init(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from sandbox.init._command import run
-
-    return run(args, stdout, stderr)
-
-
-def _keygen(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from sandbox.attest._command import run_keygen
-
-    return run_keygen(args, stdout, stderr)
-
-
-def _attest(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    from sandbox.attest._command import run_verify
-
-    return run_verify(args, stdout, stderr)
+_improve = _lazy("sandbox.loop._command", "run_improve")
+_pending = _lazy("sandbox.loop._command", "run_pending")
+_check_many = _lazy("sandbox.batch._command", "run")
+_init = _lazy("sandbox.init._command", "run")
+_keygen = _lazy("sandbox.attest._command", "run_keygen")
+_attest = _lazy("sandbox.attest._command", "run_verify")
 
 
 _COMMANDS = {"check": _check, "apply": _apply, "log": _log, "recover": _recover, "improve": _improve,
