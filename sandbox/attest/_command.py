@@ -13,14 +13,15 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from sandbox._errors import SandboxError
 from sandbox._verdict import Verdict
 
-__all__ = ["add_options", "add_parsers", "after_check", "attest_verdict", "run_keygen", "run_verify"]
+__all__ = ["add_options", "add_parsers", "after_check", "attest_verdict", "load_keys", "run_keygen", "run_verify",
+           "sign_statement"]
 
 VALID, INVALID, USAGE = 0, 1, 2
 _NAMED = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.+)$")
@@ -97,37 +98,51 @@ def attest_verdict(verdict: Verdict, out: str, key_paths: Sequence[str], notes: 
     Returns the envelope's sha256, or ``None`` when no key may sign (every key is a checker's,
     and none of those checkers accepted).
     """
-    from sandbox.attest._dsse import sign
-    from sandbox.attest._keys import load_private
     from sandbox.attest._statement import statement_bytes
 
     checkers = {vote.checker: vote.accepted for vote in verdict.quorum}
-    keys, withheld = [], []
+    return sign_statement(statement_bytes(verdict), out, load_keys(key_paths, checkers.keys()), checkers, notes)
+
+
+def load_keys(key_paths: Sequence[str], checkers: Iterable[str] = ()) -> tuple[tuple[str | None, Any], ...]:
+    """``(checker or None, private key)`` for every ``--key``: ``CHECKER=FILE`` is a quorum checker's key
+    (``checkers`` are the configured ones), a plain FILE the gate's.  Raises ``SandboxError`` on a bad key."""
+    from sandbox.attest._keys import load_private
+
+    known, keys = set(checkers), []
     for given in key_paths:
         match = _NAMED.match(given)
         if match is None or Path(given).is_file():
-            keys.append(load_private(given))
+            keys.append((None, load_private(given)))
             continue
         checker, path = match.groups()
-        if checker not in checkers:
+        if checker not in known:
             raise SandboxError(f"--key {given}: {checker!r} is not a checker of [tool.sandbox] quorum "
-                               f"({', '.join(sorted(checkers)) or 'no quorum is configured'}); use --key FILE for the gate's key")
-        key = load_private(path)
-        if checkers[checker]:
-            keys.append(key)
-        else:
-            withheld.append(checker)
+                               f"({', '.join(sorted(known)) or 'no quorum is configured'}); use --key FILE for the gate's key")
+        keys.append((checker, load_private(path)))
+    return tuple(keys)
+
+
+def sign_statement(statement: bytes, out: str | Path, keys: Sequence[tuple[str | None, Any]],
+                   accepted_by: Mapping[str, bool], notes: IO[str] | None = None) -> str | None:
+    """Sign ``statement`` with the gate's keys and the keys of the checkers that accepted
+    (``accepted_by``: checker -> accepted), write the envelope to ``out``; its sha256, or None
+    when no key may sign."""
+    from sandbox.attest._dsse import sign
+
+    usable = [key for checker, key in keys if checker is None or accepted_by.get(checker)]
+    withheld = [checker for checker, _ in keys if checker is not None and not accepted_by.get(checker)]
     if withheld and notes is not None:
         print(f"not signed by {', '.join(withheld)}: the checker did not accept", file=notes)
-    if not keys:
+    if not usable:
         if notes is not None:
             print(f"no attestation written to {out}: no key may sign it", file=notes)
         return None
-    data = sign(statement_bytes(verdict), keys).to_bytes()
+    data = sign(statement, usable).to_bytes()
     Path(out).write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     if notes is not None:
-        print(f"attestation written to {out}: sha256 {digest}, {len(keys)} signature(s)", file=notes)
+        print(f"attestation written to {out}: sha256 {digest}, {len(usable)} signature(s)", file=notes)
     return digest
 
 

@@ -35,7 +35,8 @@ Patches = Mapping[str, "str | Patch"] | Iterable["Candidate | Patch | str | tupl
 
 def check_many(gate_or_repo: Gate | str | os.PathLike[str], patches: Patches, *, backend: Any = "local",
                workers: int | None = None, cache: str | os.PathLike[str] | None = None,
-               ray_address: str | None = None, max_retries: int = 3, **overrides: Any) -> Iterator[BatchResult]:
+               ray_address: str | None = None, max_retries: int = 3, attest: bool = False,
+               **overrides: Any) -> Iterator[BatchResult]:
     """Check every candidate of ``patches``; yield each ``BatchResult`` as soon as it is decided.
 
     ``gate_or_repo``: a ``Gate`` (its repository, configuration and cache are used) or a
@@ -44,14 +45,15 @@ def check_many(gate_or_repo: Gate | str | os.PathLike[str], patches: Patches, *,
     or a backend object.  ``cache``: the verdict cache directory shared by every stage, worker
     and run (default: a temporary one for this batch).  Each verdict is the one ``Gate.check``
     reaches on the candidate alone; the obligations of a candidate rejected at an earlier stage
-    that the cascade never ran have level None.
+    that the cascade never ran have level None.  ``attest``: each result carries its verdict's
+    in-toto statement (``BatchResult.statement``) for the caller to sign.
     """
     gate = gate_or_repo if isinstance(gate_or_repo, Gate) else Gate.from_repo(gate_or_repo, **overrides)
     candidates = as_candidates(patches)
     intake = take_in(candidates, gate.root, gate.config.limits)
     chosen = _backend(backend, workers, ray_address, max_retries)
     with _cache_dir(cache, gate) as directory:
-        yield from _Cascade(gate, directory, intake).run(chosen)
+        yield from _Cascade(gate, directory, intake, attest).run(chosen)
 
 
 def _backend(backend: Any, workers: int | None, address: str | None, max_retries: int) -> Any:
@@ -78,8 +80,9 @@ def _cache_dir(cache: str | os.PathLike[str] | None, gate: Gate) -> Iterator[str
 
 
 class _Cascade:
-    def __init__(self, gate: Gate, cache: str, intake: tuple[Intake, ...]) -> None:
+    def __init__(self, gate: Gate, cache: str, intake: tuple[Intake, ...], attest: bool = False) -> None:
         self.intake = intake
+        self._attest = attest
         self.final_defer = gate.config.defer
         self._base = _overrides_of(gate)
         self._repo = str(gate.root)
@@ -123,7 +126,8 @@ class _Cascade:
         item = self.intake[index]
         assert item.patch is not None
         overrides = (*self._base, ("defer", stage_defer(stage, self.final_defer)))
-        return StageJob(index, item.candidate.id, stage, item.patch, self._repo, self._cache, overrides, self._tree)
+        return StageJob(index, item.candidate.id, stage, item.patch, self._repo, self._cache, overrides, self._tree,
+                        attest=self._attest)
 
     def _following(self, stage: int, outcome: StageOutcome | Lost) -> int | None:
         """The next stage that would run something this one left deferred; None: decided here."""
@@ -143,7 +147,7 @@ class _Cascade:
         levels = tuple(_level(o, skipped) for o in (outcome.report or {}).get("obligations", ()))
         return BatchResult(job.id, outcome.accepted, job.stage, sum(spent), levels, stage_seconds=spent,
                            attempts=attempts, error=outcome.error, met_except_deferred=outcome.met_except_deferred,
-                           report=outcome.report)
+                           report=outcome.report, statement=outcome.statement)
 
 
 def _level(obligation: Mapping[str, Any], skipped: set[str]) -> ObligationLevel:

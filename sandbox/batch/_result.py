@@ -49,6 +49,8 @@ class BatchResult:
     # Every obligation that ran was met and only a kind the user deferred kept it from acceptance.
     met_except_deferred: bool = False
     report: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    # The deciding stage's in-toto statement (``check_many(..., attest=True)``), unsigned.
+    statement: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def levels(self) -> dict[tuple[str, str], str | None]:

@@ -41,6 +41,8 @@ class StageJob:
     cache: str
     overrides: tuple[tuple[str, Any], ...]
     worker_tree: str | None = None
+    # The outcome carries the verdict's in-toto statement (what `check-many --attest` signs).
+    attest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,9 @@ class StageOutcome:
     seconds: float
     error: str | None = None
     pid: int = 0
+    # The canonical in-toto statement of the verdict, when the job asked for it; the parent
+    # signs it, so no private key ever reaches a pool process or a Ray worker.
+    statement: bytes | None = None
 
 
 def run_stage(job: StageJob) -> StageOutcome:
@@ -68,8 +73,13 @@ def run_stage(job: StageJob) -> StageOutcome:
         return _failed(f"internal error of the gate (a bug in the sandbox; please report it):\n"
                        f"{traceback.format_exc()}", started)
     deferred = tuple(sorted({o.obligation.kind.value for o in verdict.deferred}))
+    statement = None
+    if job.attest:
+        from sandbox.attest._statement import statement_bytes
+
+        statement = statement_bytes(verdict)
     return StageOutcome(verdict.accepted, verdict.met_except_deferred, deferred, verdict.to_json(),
-                        time.perf_counter() - started, pid=os.getpid())
+                        time.perf_counter() - started, pid=os.getpid(), statement=statement)
 
 
 def _failed(message: str, started: float) -> StageOutcome:
