@@ -109,7 +109,8 @@ class RepoIndex:
         try:
             found = _git(self.root, "grep", "-l", "-z", "-F", "--untracked", "--no-exclude-standard",
                          *patterns, "--", "*.py", ok=(0, 1))
-            known = _git(self.root, "ls-files", "-z", "-c", "-o", "--no-exclude-standard", "--", "*.py")
+            # Without --exclude-standard, `-o` lists every untracked file, ignored ones included.
+            known = _git(self.root, "ls-files", "-z", "-c", "-o", "--", "*.py")
         except (OSError, subprocess.SubprocessError):
             return None
         listed = set(known.split("\0")) - {""}

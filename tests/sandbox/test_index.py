@@ -55,3 +55,15 @@ def test_containing_with_git_equals_reading_every_file(tmp_path_factory, committ
     root = _repo(tmp_path_factory.mktemp("g") / "r", committed)
     write_tree(root, {k: v.encode() for k, v in dirty.items()})
     assert list(RepoIndex(root, after).containing("import *")) == _read_all(root, after, "import *")
+
+
+def test_in_a_git_tree_only_the_files_git_grep_names_are_read(tmp_path):
+    """The point of the prefilter: 40 committed files without the needle are never opened.
+    (An unknown git option once made every call fall back to reading the whole tree.)"""
+    files = {f"pkg/m{i}.py": "x = 1\n" for i in range(40)}
+    root = _repo(tmp_path / "r", {**files, "pkg/star.py": "from pkg.m0 import *\n"})
+    write_tree(root, {"loose.py": b"y = 2\n"})  # untracked: git cannot vouch for it without listing it
+    index = RepoIndex(root, {"pkg/m1.py": "z = 3\n"})
+    assert index._grep(("import *",)) is not None
+    assert list(index.containing("import *")) == ["pkg/star.py"]
+    assert set(index._texts) == {"pkg/star.py"}
