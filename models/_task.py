@@ -19,6 +19,8 @@ class Task:
     model may read); ``editable`` names what it may change (paths, ``dir/`` prefixes or
     globs; the caller leaves protected paths out); ``properties`` summarises the
     properties in force; ``feedback`` holds the gate's answers to earlier rounds.
+    When the loop asks for several candidates a round, ``candidate`` says which one this is
+    (1 to ``candidates``), so a proposer can make each a different attempt.
     """
 
     goal: str
@@ -26,6 +28,8 @@ class Task:
     editable: tuple[str, ...] = ()
     properties: str = ""
     feedback: tuple[str, ...] = ()
+    candidate: int = 1
+    candidates: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.goal, str) or not self.goal.strip():
@@ -40,6 +44,10 @@ class Task:
         object.__setattr__(self, "feedback", tuple(self.feedback))
         if not isinstance(self.properties, str):
             raise ValueError("properties must be text summarising the properties in force")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (self.candidate, self.candidates)) \
+                or not 1 <= self.candidate <= self.candidates:
+            raise ValueError(f"candidate {self.candidate!r} of {self.candidates!r}: a task is candidate 1 to "
+                             "candidates of its round (both whole numbers, candidates at least 1)")
 
     def may_edit(self, path: str) -> bool:
         """True if the normalised ``path`` lies inside the editable paths."""

@@ -73,6 +73,9 @@ def first_message(task: Task, round_number: int) -> dict[str, Any]:
         parts.append("Propose a change that addresses this feedback.")
     else:
         parts = [f"Round {round_number}. Propose a change toward the goal."]
+    if task.candidates > 1:
+        parts.append(f"This is candidate {task.candidate} of {task.candidates} this round: make it a different "
+                     "attempt from the round's other candidates.")
     return {"role": "user", "content": [{"type": "text", "text": "\n\n".join(parts)}]}
 
 

@@ -47,9 +47,16 @@ def add_parsers(commands: Any) -> None:
     improve_.add_argument("--max-rejections", type=int, metavar="N", help="tripwire: N rejections in a row (default 5)")
     improve_.add_argument("--max-gain", type=float, metavar="FACTOR",
                           help="tripwire: an objective more than FACTOR times better in one round (default 2)")
+    improve_.add_argument("--confidence", type=float, metavar="P",
+                          help="keep a change only when Welch's t-test says it is better at this level (default 0.95)")
     improve_.add_argument("--timeout", type=float, metavar="S", help="time limit of one objective run (default 300)")
     improve_.add_argument("--budget-tokens", type=int, metavar="N", help="tripwire: tokens spent, cache included")
     improve_.add_argument("--budget-seconds", type=float, metavar="S", help="tripwire: wall-clock seconds of the run")
+    improve_.add_argument("--candidates", type=int, metavar="K",
+                          help="ask for K proposals each round, verify them as one batch, keep the best (default 1)")
+    improve_.add_argument("--backend", choices=("local", "ray"),
+                          help="with --candidates: check the batch on a local process pool (default) or Ray")
+    improve_.add_argument("--workers", type=int, metavar="N", help="with --candidates: processes checking at once")
     improve_.add_argument("--resume", action="store_true", help="continue the last run recorded in the ledger")
     improve_.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -77,7 +84,9 @@ def _improve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         goal=options.get("goal") or "", rounds=options.get("rounds", 3), repeats=options.get("repeats", 3),
         editable=tuple(options.get("editable", ())), protect=tuple(options.get("protect", ())),
         max_rejections=options.get("max_rejections", 5), max_gain=float(options.get("max_gain", 2.0)),
-        budget_tokens=options.get("budget_tokens"), budget_seconds=options.get("budget_seconds"))
+        confidence=float(options.get("confidence", 0.95)), budget_tokens=options.get("budget_tokens"), budget_seconds=options.get("budget_seconds"),
+        candidates=options.get("candidates", 1), backend=options.get("backend", "local"),
+        workers=options.get("workers"))
     skip = _skip(root, args) if args.resume else {}
     proposer, state = _proposer(args, options, skip)
     gate = loop_gate(root)
@@ -119,16 +128,16 @@ def _options(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     given = {"goal": args.goal, "rounds": args.rounds, "objective": args.objective, "metric": args.metric,
              "direction": args.direction, "repeats": args.repeats, "editable": args.editable,
              "protect": args.protect, "max_rejections": args.max_rejections, "max_gain": args.max_gain,
-             "timeout": args.timeout, "budget_tokens": args.budget_tokens, "budget_seconds": args.budget_seconds,
-             "model": args.model}
+             "confidence": args.confidence, "timeout": args.timeout, "budget_tokens": args.budget_tokens, "budget_seconds": args.budget_seconds,
+             "model": args.model, "candidates": args.candidates, "backend": args.backend, "workers": args.workers}
     options.update({k: v for k, v in given.items() if v is not None})
     if not options.get("goal"):
         raise SandboxError("improve needs --goal TEXT (what to improve), unless --resume continues a run")
     return options
 
 
-_STORED = ("goal", "rounds", "repeats", "editable", "protect", "max_rejections", "max_gain", "budget_tokens",
-           "budget_seconds")
+_STORED = ("goal", "rounds", "repeats", "editable", "protect", "max_rejections", "max_gain", "confidence", "budget_tokens",
+           "budget_seconds", "candidates", "backend", "workers")
 
 
 def _skip(root: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -251,7 +260,8 @@ def _print_diff(verdict: Any, stdout: IO[str]) -> None:
 
 
 def _round_line(done: Round) -> str:
-    head = f"round {done.round}: {done.decision.upper()}"
+    which = f", candidate {done.candidate}" if done.candidate is not None else ""
+    head = f"round {done.round}{which}: {done.decision.upper()}"
     if done.before and done.after:
         from sandbox.loop._noise import Samples
 
@@ -261,7 +271,8 @@ def _round_line(done: Round) -> str:
 
 
 def _summary(outcome: Outcome) -> str:
-    lines = [f"{len(outcome.rounds)} round(s), {outcome.kept} change(s) kept"
+    candidates = f" ({len(outcome.rounds)} candidates)" if any(r.candidate is not None for r in outcome.rounds) else ""
+    lines = [f"{outcome.round_count} round(s){candidates}, {outcome.kept} change(s) kept"
              + (f", {len(outcome.queued)} awaiting approval ({', '.join(outcome.queued)})" if outcome.queued else "")
              + f"; tokens {outcome.usage.total_tokens}; ledger head {outcome.ledger_head}"]
     lines += [f"note: {note}" for note in outcome.notes]

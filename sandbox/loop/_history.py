@@ -5,6 +5,11 @@ Kinds (each record carries the run id): ``improve-start`` (the settings), ``impr
 applies writes an ``applying`` record first, naming the hashes its files will have, and its final
 record after), ``improve-halt`` (a tripwire; its record has the round's fields under ``detail``), ``improve-resume`` and ``improve-end``.
 ``--resume`` reads the last run back with ``last_run``.
+
+With ``--candidates K`` a round writes one record per candidate (each names its ``candidate``),
+the chosen one last; the record written last (or the chosen one's ``applying`` record) carries
+``round_done``. A round without it was cut short before anything was applied: ``last_run``
+leaves it out, so a resumed run does it again from its first proposal.
 """
 
 from __future__ import annotations
@@ -27,7 +32,11 @@ APPLYING = "applying"
 
 @dataclass(slots=True)
 class RunState:
-    """One run as the ledger holds it: its settings, its rounds (by number, the last record wins)."""
+    """One run as the ledger holds it: its settings, its rounds (by number, the last record wins).
+
+    ``candidates`` holds every candidate record of the finished rounds that had several, in the
+    order written; ``rounds`` holds each finished round's last record.
+    """
 
     run: str
     settings: dict[str, Any]
@@ -35,11 +44,27 @@ class RunState:
     baseline: list[float] | None = None
     halted: dict[str, Any] | None = None
     ended: bool = False
+    candidates: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # Candidate records of rounds not finished yet, by round and candidate.
+    _open: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def done(self) -> list[dict[str, Any]]:
-        """The rounds in order."""
+        """The rounds in order (each round's last record)."""
         return [self.rounds[number] for number in sorted(self.rounds)]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of the finished rounds in order: a round's candidates, or its one record."""
+        return [record for number in sorted(self.rounds)
+                for record in self.candidates.get(number) or [self.rounds[number]]]
+
+    def settle(self, number: int, final: dict[str, Any]) -> None:
+        """Replace round ``number``'s last record (an ``applying`` one) with ``final``."""
+        self.rounds[number] = final
+        if number in self.candidates:
+            self.candidates[number] = [final if r.get("candidate") == final.get("candidate") else r
+                                       for r in self.candidates[number]]
 
 
 class History:
@@ -83,13 +108,25 @@ def _fold(state: RunState, kind: str, record: Mapping[str, Any]) -> None:
     if kind == BASELINE:
         state.baseline = [float(v) for v in record.get("samples", [])]
     elif kind == ROUND:
-        state.rounds[int(record["round"])] = dict(record.get("detail", {}))
+        _fold_round(state, int(record["round"]), dict(record.get("detail", {})))
     elif kind == HALT:
         state.halted = dict(record)
     elif kind == RESUME:
         state.halted, state.ended = None, False
+        state._open.clear()  # a round cut short before this resume is done again after it
     elif kind == END:
         state.ended = True
+
+
+def _fold_round(state: RunState, number: int, detail: dict[str, Any]) -> None:
+    if detail.get("candidate") is None:
+        state.rounds[number] = detail
+        return
+    seen = state._open.setdefault(number, {})
+    seen[int(detail["candidate"])] = detail
+    if detail.get("round_done"):
+        state.rounds[number] = detail
+        state.candidates[number] = list(seen.values())
 
 
 def tree_matches(root: Path, hashes: Mapping[str, str | None]) -> bool:

@@ -108,10 +108,10 @@ class _Loop:
             if halt is not None or self._finished:
                 break
         if halt is not None:
-            self.history.halt({**halt.to_json(), "round": len(self.rounds)})
+            self.history.halt({**halt.to_json(), "round": self._last_round()})
         else:
             self.history.append("improve-end", {"kept": sum(r.kept for r in self.rounds),
-                                                "rounds": len(self.rounds)})
+                                                "rounds": len({r.round for r in self.rounds})})
         return Outcome(self.history.run, tuple(self.rounds), halt, self.usage, self.gate.ledger.tip()[1],
                        self.baseline, self.notes)
 
@@ -132,12 +132,12 @@ class _Loop:
                              "run without --resume")
         self.history.run = state.run
         self._settle_interrupted(state)
-        self.rounds = [Round.from_json(r) for r in state.done]
+        self.rounds = [Round.from_json(r) for r in state.records]
         self.usage = sum((r.usage for r in self.rounds), Usage())
-        self.history.append("improve-resume", {"after_round": len(self.rounds),
+        self.history.append("improve-resume", {"after_round": self._last_round(),
                                                "halted": state.halted})
         self._measure_baseline("on resume (the tree as the last run left it)")
-        return len(self.rounds) + 1
+        return self._last_round() + 1
 
     def _settle_interrupted(self, state: RunState) -> None:
         """A round killed while applying: the journal decided it; record which way it went."""
@@ -150,7 +150,7 @@ class _Loop:
                          " (the loop was interrupted; the apply had completed)" if applied else
                          " (the loop was interrupted before the apply; nothing was written)")}
             self.history.round(final)
-            state.rounds[number] = final
+            state.settle(number, final)
 
     def _measure_baseline(self, why: str) -> None:
         if self.objective is None:
@@ -165,6 +165,10 @@ class _Loop:
     # -- one round ----------------------------------------------------------------------------
 
     def _round(self, number: int) -> Halt | None:
+        if self.settings.candidates > 1:
+            from sandbox.loop._candidates import CandidateRound  # it builds on this module's helpers
+
+            return CandidateRound(self, number).run()
         try:
             proposal = self.proposer.propose(self._task())
         except BudgetExhausted as spent:
@@ -252,19 +256,19 @@ class _Loop:
         return self._keep(number, proposal, patch, verdict, base, comparison)
 
     def _keep(self, number: int, proposal: Proposal, patch: Patch, verdict: Verdict, base: dict[str, Any],
-              comparison: Comparison | None) -> None:
+              comparison: Comparison | None, extra: dict[str, Any] | None = None) -> None:
         hashes = {f.path: sha256(f.after) for f in verdict.files}
         measured = f": {comparison.summary()}" if comparison else " (no objective: accepted is kept)"
         kept = Round(**base, decision="kept", applied=True, kept=True, feedback=f"Kept{measured}.")
         intent = {**_round_record(kept, proposal, patch), "decision": APPLYING, "applied": False,
-                  "kept": False, "after_hashes": hashes, "proposer_state": self.state()}
+                  "kept": False, "after_hashes": hashes, "proposer_state": self.state(), **(extra or {})}
         self.history.round(intent)
         entry = self.gate.apply(verdict)
-        self._record(proposal, patch, entry.hash, kept, comparison)
+        self._record(proposal, patch, entry.hash, kept, comparison, extra)
         self._measure_baseline(f"after the change kept in round {number}")
 
     def _queue(self, number: int, proposal: Proposal, patch: Patch, verdict: Verdict, base: dict[str, Any],
-               reserved: str, comparison: Comparison | None) -> None:
+               reserved: str, comparison: Comparison | None, extra: dict[str, Any] | None = None) -> None:
         entry = self.gate.record(verdict, awaiting_approval=True, improve_run=self.history.run,
                                  improve_round=number)
         pending = self.queue.add({
@@ -276,7 +280,7 @@ class _Loop:
         self._record(proposal, patch, entry.hash, Round(
             **base, decision="queued", queued=pending.id,
             feedback=f"Accepted and queued for a person ([tool.sandbox] apply = {self.gate.config.apply!r} "
-                     f"reserves {reserved}): `sandbox apply --approve {pending.id}`."), comparison)
+                     f"reserves {reserved}): `sandbox apply --approve {pending.id}`."), comparison, extra)
 
     def _reject(self, number: int, proposal: Proposal, patch: Patch | None, base: dict[str, Any],
                 feedback: str, verdict_entry: str | None = None, attempted: Sequence[str] = ()) -> Halt | None:
@@ -287,10 +291,10 @@ class _Loop:
         return rejection_streak(self.streak, self.settings.max_rejections)
 
     def _record(self, proposal: Proposal, patch: Patch | None, verdict_entry: str | None, done: Round,
-                comparison: Comparison | None = None) -> None:
+                comparison: Comparison | None = None, extra: dict[str, Any] | None = None) -> None:
         record = {**_round_record(done, proposal, patch), "verdict_entry": verdict_entry,
                   "proposer_state": self.state(),
-                  "comparison": comparison.to_json() if comparison else None}
+                  "comparison": comparison.to_json() if comparison else None, **(extra or {})}
         self.history.round(record)
         self.rounds.append(done)
         self.report(done)
@@ -303,10 +307,13 @@ class _Loop:
         pattern = self.gate.policy.protected_by(path)
         return f"protected by the pattern {pattern!r}" if pattern else None
 
-    def _task(self) -> Task:
-        feedback = tuple(f"round {r.round} ({r.decision}): {r.feedback}" for r in self.rounds)
+    def _last_round(self) -> int:
+        return max((r.round for r in self.rounds), default=0)
+
+    def _task(self, candidate: int = 1, candidates: int = 1) -> Task:
+        feedback = tuple(f"round {r.round}{_candidate(r)} ({r.decision}): {r.feedback}" for r in self.rounds)
         return Task(self.settings.goal, files=self._readable(), editable=self.editable,
-                    properties=self._properties(), feedback=feedback)
+                    properties=self._properties(), feedback=feedback, candidate=candidate, candidates=candidates)
 
     def _readable(self) -> dict[str, str]:
         task = Task(self.settings.goal, editable=self.editable)
@@ -360,6 +367,10 @@ def _overlay(verdict: Verdict) -> dict[str, Any]:
     overlay = {f.path: f.after_text for f in verdict.files if f.after is not None}
     deleted = frozenset(f.path for f in verdict.files if f.after is None)
     return {"overlay": overlay, "deleted": deleted}
+
+
+def _candidate(done: Round) -> str:
+    return "" if done.candidate is None else f", candidate {done.candidate}"
 
 
 def _digest(patch: Patch | None) -> str | None:

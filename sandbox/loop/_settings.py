@@ -15,7 +15,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "objective": (str,), "metric": (str,), "direction": (str,), "repeats": (int,), "rounds": (int,),
     "editable": (list, str), "protect": (list, str), "max_rejections": (int,), "max_gain": (int, float),
     "timeout": (int, float), "budget_tokens": (int,), "budget_seconds": (int, float), "model": (str,),
-    "confidence": (float,),
+    "confidence": (float,), "candidates": (int,), "backend": (str,), "workers": (int,),
 }
 
 

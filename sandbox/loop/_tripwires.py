@@ -43,12 +43,18 @@ def protected_touch(paths: Iterable[str], protected_by: Callable[[str], str | No
                 "review the proposal in the ledger (`sandbox log`) before running the loop again")
 
 
-def rejection_streak(streak: int, limit: int) -> Halt | None:
-    """``limit`` rejections in a row (``limit`` 0 turns the tripwire off)."""
+def rejection_streak(streak: int, limit: int, per: str = "proposal") -> Halt | None:
+    """``limit`` rejections in a row (``limit`` 0 turns the tripwire off).
+
+    ``per="round"`` (several candidates a round): ``streak`` counts rounds none of whose
+    candidates was accepted.
+    """
     if limit <= 0 or streak < limit:
         return None
+    what = (f"{streak} proposals in a row were rejected" if per == "proposal" else
+            f"in {streak} rounds in a row every candidate was rejected")
     return Halt(Tripwire.REJECTIONS,
-                f"{streak} proposals in a row were rejected: the "
+                f"{what}: the "
                 "proposer is not converging. Read the feedback in the ledger, refine the goal or the "
                 "editable paths, then `sandbox improve --resume` (or raise --max-rejections)")
 

@@ -77,3 +77,8 @@ def tree(repo: Path) -> dict[str, str]:
 def ledger_kinds(repo: Path) -> list[tuple[str, dict]]:
     lines = (repo / ".sandbox" / "ledger.jsonl").read_text().splitlines()
     return [(entry["kind"], entry["record"]) for entry in map(json.loads, lines)]
+
+
+def round_records(repo: Path) -> list[dict]:
+    """The `improve-round` records of the ledger (their `detail`), in the order written."""
+    return [record["detail"] for kind, record in ledger_kinds(repo) if kind == "improve-round"]

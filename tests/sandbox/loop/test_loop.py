@@ -169,3 +169,25 @@ def test_a_ledger_cut_behind_its_anchor_is_restored_before_the_loop_appends(tmp_
     code, _, err = improve(repo, "--proposals", str(first), "--rounds", "1", *LOOP)
     assert code == 2 and "does not match its anchor" in err
     assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("where", ["flag", "table"])
+def test_the_confidence_level_decides_what_beats_the_noise(tmp_path, where):
+    """N 10 -> 12: Welch's t is 1.22 on 4 degrees of freedom, below the 95% critical value (2.13) and
+    above the 60% one (0.27), so the level given, on the command line or in the table, decides."""
+    table = '[tool.sandbox.improve]\nconfidence = 0.6\n' if where == "table" else ""
+    repo = make_loop_repo(tmp_path / "repo", {"pyproject.toml": table} if table else None)
+    props = proposals(tmp_path / "p", {"files": {"train.py": train_with(12)}})
+    flag = ["--confidence", "0.6"] if where == "flag" else []
+    code, report, err = improve(repo, "--proposals", str(props), "--rounds", "1", *LOOP, *flag)
+    assert code == 0, err
+    assert report["rounds"][0]["decision"] == "kept"
+    default = make_loop_repo(tmp_path / "default")
+    code, report, err = improve(default, "--proposals", str(props), "--rounds", "1", *LOOP)
+    assert code == 1 and report["rounds"][0]["decision"] == "rolled back", err
+
+
+def test_a_confidence_outside_its_range_is_exit_2(repo, tmp_path):
+    props = proposals(tmp_path / "p", {"files": {"train.py": train_with(20)}})
+    code, _, err = improve(repo, "--proposals", str(props), *LOOP, "--confidence", "1.5")
+    assert code == 2 and "--confidence must lie strictly between 0.5 and 1" in err
