@@ -178,9 +178,14 @@ class Verdict:
 
     @property
     def met_except_deferred(self) -> bool:
-        """Every obligation that ran was met, and only ``--defer`` kept this from an acceptance."""
+        """Every obligation that ran was met, and only ``--defer`` kept this from an acceptance.
+
+        The quorum judges only once every obligation is met, so with some deferred it has not run
+        (no votes): it is deferred with them, not failed.  A quorum that ran and fell short is a failure.
+        """
+        quorum_pending_or_met = not self.quorum or self.quorum_met
         return (not self.accepted and bool(self.deferred) and all(o.ok or o.deferred for o in self.outcomes)
-                and self.quorum_met and (self.review or {}).get("decision") != "object")
+                and quorum_pending_or_met and (self.review or {}).get("decision") != "object")
 
     def summary(self) -> str:
         """The report a person reads: what changed, what was checked, why, what to do."""

@@ -153,3 +153,28 @@ def test_the_text_report_leads_with_the_quorum_and_the_review_and_says_why_it_re
     assert "Reviewer (" in summary and "object: size() is rewritten for no stated reason (it blocks" in summary
     why = details.split("Why it was rejected", 1)[1]
     assert "x quorum not met" in why and "x the reviewer model objected" in why
+
+
+def test_check_many_signs_each_candidate_with_the_checkers_that_accepted_it(make_repo, tmp_path):
+    """The batch signs as `check` does: DOUBLE is vouched for by both checkers, SIZE only by the tester
+    (the prover answers UNKNOWN on sets), so only DOUBLE holds with --threshold 2."""
+    repo = make_repo({"pyproject.toml": QUORUM, "calc.py": CALC})
+    for name in ("smt", "pbt"):
+        assert run("keygen", tmp_path / name)[0] == 0
+    patches = tmp_path / "patches"
+    patches.mkdir()
+    (patches / "double.diff").write_text(DOUBLE)
+    (patches / "size.diff").write_text(SIZE)
+    code, out, err = run("check-many", "--repo", repo, "--patches", patches, "--workers", 1,
+                         "--attest", tmp_path / "out", "--key", f"smt={tmp_path / 'smt'}",
+                         "--key", f"pbt={tmp_path / 'pbt'}")
+    assert code == 0, err
+    records = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    pubs = ("--pub", tmp_path / "smt.pub", "--pub", tmp_path / "pbt.pub")
+    assert records["double.diff"]["accepted"]
+    assert run("attest", "verify", records["double.diff"]["attestation"]["path"], *pubs, "--threshold", 2)[0] == 0
+    size = records["size.diff"]
+    assert not size["accepted"]
+    assert size["attestation"]["path"] is not None  # the tester accepted, so its key signed
+    code, text, _ = run("attest", "verify", size["attestation"]["path"], *pubs, "--threshold", 2)
+    assert code == 1, text
