@@ -25,7 +25,9 @@ from tests.conftest import snapshot
 from verifiers import Context, Level
 from verifiers.numeric import _plan
 from verifiers.numeric._inputs import Case
-from verifiers.numeric._thresholds import Threshold, _measure, _Stat
+from verifiers.numeric._threshold_cases import _measure
+from verifiers.numeric._threshold_stats import _Stat
+from verifiers.numeric._thresholds import Threshold
 
 CONFIG = "[tool.sandbox]\nseed = 11\njobs = 2\ncall_timeout = 60.0\n"
 HEAD = "import torch\n\nLIMIT = 4096\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox._workers import IsolatedExecutor, _executor, _isolation
+from sandbox._workers import IsolatedExecutor, _imports, _isolation, _launch
 from sandbox._workers._startup import call_modules
 from verifiers import Executor, OutcomeKind
 from verifiers._values import Construct, TensorData
@@ -152,7 +152,7 @@ def test_a_touched_module_whose_measurement_was_stopped_once_is_measured_again(r
 
 def test_an_import_that_busy_loops_past_its_cpu_budget_is_a_timeout_death_not_startup(repo, monkeypatch):
     # A wide wall limit, so the CPU budget decides even when other tests load this machine.
-    monkeypatch.setattr(_executor, "_IMPORT_WALL", 30.0)
+    monkeypatch.setattr(_imports, "_IMPORT_WALL", 30.0)
     with _workers(repo, timeout=0.5) as executor:
         outcome = executor.call("new", "spin:f", (1,), {})
         assert outcome.kind is OutcomeKind.DIED and outcome.error_type == "timeout", outcome
@@ -164,7 +164,7 @@ def test_an_import_that_busy_loops_past_its_cpu_budget_is_a_timeout_death_not_st
 
 
 def test_a_touched_module_that_busy_loops_at_import_keeps_its_death(repo, monkeypatch):
-    monkeypatch.setattr(_executor, "_IMPORT_WALL", 30.0)
+    monkeypatch.setattr(_imports, "_IMPORT_WALL", 30.0)
     with _workers(repo, timeout=0.5, touched=("spin.py",)) as executor:
         outcome = executor.call("new", "spin:f", (1,), {})
         assert outcome.kind is OutcomeKind.DIED and outcome.error_type == "timeout", outcome
@@ -206,7 +206,7 @@ def _slow_first_starts(monkeypatch, count: int, seconds: float) -> None:
         return ["/bin/sh", "-c", f'sleep {seconds}; exec "$@"', "sh", *command]
 
     monkeypatch.setattr(_isolation, "worker_argv", argv)
-    monkeypatch.setattr(_executor, "STARTUP_SECONDS", 2.0)
+    monkeypatch.setattr(_launch, "STARTUP_SECONDS", 2.0)
 
 
 def test_a_start_that_times_out_is_retried_once(repo, monkeypatch):
@@ -275,7 +275,7 @@ def test_an_audit_trip_in_a_repeated_start_up_is_the_calls_death(repo):
 
 
 def test_warm_that_burns_past_its_cpu_budget_is_startup_with_figures(repo, monkeypatch):
-    monkeypatch.setattr(_executor, "_IMPORT_WALL", 30.0)
+    monkeypatch.setattr(_imports, "_IMPORT_WALL", 30.0)
     with _workers(repo, timeout=0.5) as executor:
         outcome = executor.warm("old", "boot:burn", (), {})
     assert outcome.kind is OutcomeKind.DIED and outcome.error_type == "startup", outcome
@@ -304,4 +304,4 @@ def test_warm_keeps_an_audit_death(repo):
 def test_no_verifier_refutes_on_a_startup_death(module):
     assert "startup" not in importlib.import_module(module)._REFUTING_DEATHS
     # Nor can a worker claim it: only the trusted side observes a start-up failure.
-    assert "startup" not in _executor.REASONS
+    assert "startup" not in _launch.REASONS

@@ -9,7 +9,7 @@ import pytest
 
 import sandbox._workers as workers
 from sandbox._workers import IsolatedExecutor, IsolationError, isolation_layers
-from sandbox._workers import _executor, _tree
+from sandbox._workers import _launch, _tree
 from tests.conftest import snapshot
 from verifiers import Executor, OutcomeKind
 from verifiers._values import Construct, Opaque
@@ -141,7 +141,7 @@ def test_dead_worker_is_restarted_and_reported(executor):
 
 
 def test_restarts_are_limited(executor, monkeypatch):
-    monkeypatch.setattr(_executor, "MAX_STARTS", 2)
+    monkeypatch.setattr(_launch, "MAX_STARTS", 2)
     for _ in range(2):
         assert executor.call("old", "os:_exit", (0,), {}).error_type == "exit"
     limited = executor.call("old", "pkg.calc:inc", (1,), {})

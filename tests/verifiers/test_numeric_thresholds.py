@@ -17,8 +17,9 @@ from properties import Kernel, Kind, Obligation
 from verifiers import Context
 from verifiers.numeric._inputs import Case, Unsupported, cases, parameters
 from verifiers.numeric._plan import plan
-from verifiers.numeric._thresholds import (MAX_ELEMENTS, Threshold, Unreachable, _Stat, extra_dtypes, mine, report,
-                                           threshold_cases)
+from verifiers.numeric._threshold_cases import MAX_ELEMENTS, extra_dtypes, report, threshold_cases
+from verifiers.numeric._threshold_stats import _Stat
+from verifiers.numeric._thresholds import Threshold, Unreachable, mine
 
 
 def kernel_source(body: str, signature: str = "x: torch.Tensor") -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from properties import Equivalent, Invariant, Kind, Obligation
-from sandbox._workers import IsolatedExecutor, _executor
+from sandbox._workers import IsolatedExecutor, _launch
 from tests.conftest import write_tree
 import verifiers
 from verifiers import Context, Level, Outcome, OutcomeKind
@@ -32,7 +32,7 @@ _PRELOAD = "".join(f'    importlib.import_module("{name}")\n' for name in NEEDS_
 
 def preload_crosshair(monkeypatch: pytest.MonkeyPatch, lines: str = _PRELOAD) -> None:
     """Workers that run ``lines`` at start-up, before the tree is on ``sys.path`` and before the audit hook."""
-    original = _executor._install_runtime
+    original = _launch._install_runtime
 
     def install(runtime: Path) -> None:
         original(runtime)
@@ -42,7 +42,7 @@ def preload_crosshair(monkeypatch: pytest.MonkeyPatch, lines: str = _PRELOAD) ->
             pytest.fail(f"the worker's start-up no longer has {_ANCHOR.strip()!r}; update preload_crosshair")
         child.write_text(text.replace(_ANCHOR, lines + _ANCHOR, 1))
 
-    monkeypatch.setattr(_executor, "_install_runtime", install)
+    monkeypatch.setattr(_launch, "_install_runtime", install)
 
 
 OLD = '''

@@ -39,7 +39,7 @@ as is.  The key ``"__init__"`` gives keyword arguments for an ``nn.Module``'s
 constructor.  Transposed (non-contiguous), large-, wide- and small-magnitude variants of
 the first generated cases are added here.
 
-Beside these, ``_thresholds`` adds cases on both sides of every threshold the old or
+Beside these, ``_threshold_cases`` adds cases on both sides of every threshold the old or
 new kernel compares its inputs against (``x.shape[-1] >= 4096``, ``x.norm() > 1e4``),
 built with ``build`` from the same machinery (named dims pinned, a larger element cap)
 and marked with ``Case.threshold``; ``_plan`` puts them after these.
@@ -332,7 +332,7 @@ def build(params: list[Param], shape: tuple[int, ...], seed: int, *, layout: str
 
     ``fixed`` pins jaxtyping dims (see ``_annotations.shapes``), ``cap`` bounds each
     tensor's elements, and ``scale`` multiplies one parameter's floats by a factor
-    (``("x", 250.0)``): how ``_thresholds`` puts inputs on both sides of a threshold.
+    (``("x", 250.0)``): how ``_threshold_cases`` puts inputs on both sides of a threshold.
     ``magnitude`` labels the case's class (the verifier's gradient floor is per class).
     """
     rng = np.random.default_rng([seed, 31337, *shape])

@@ -20,7 +20,8 @@ from verifiers._contract import Context
 from verifiers.numeric._annotations import CAP
 from verifiers.numeric._inputs import Case, Param, Unsupported, cases, framework, parameters, resized, substitutes
 from verifiers.numeric._shapes import STRATEGIES, Shaper, infer
-from verifiers.numeric._thresholds import Threshold, extra_dtypes, mine, threshold_cases
+from verifiers.numeric._threshold_cases import extra_dtypes, threshold_cases
+from verifiers.numeric._thresholds import Threshold, mine
 
 __all__ = ["Alternative", "Plan", "plan"]
 
@@ -103,7 +104,7 @@ def plan(obligation: Obligation, context: Context) -> Plan:
 def _fitted(around: list[Case], mined: list[Threshold], shaper: Shaper) -> list[Case]:
     """Threshold cases with the other parameters reshaped to fit the one each threshold is about.
 
-    ``_thresholds`` builds them with every tensor at one shape; a kernel whose body
+    ``_threshold_cases`` builds them with every tensor at one shape; a kernel whose body
     joins its parameters' dims (``x @ w``) would reject nearly all of them.
     """
     about = {t.describe(): t.param for t in mined}

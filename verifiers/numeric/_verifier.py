@@ -17,7 +17,7 @@ import numpy as np
 from properties import Kind, Obligation
 from verifiers._calls import finished_well_within
 from verifiers._contract import Context, Counterexample, Evidence, Level, Outcome, OutcomeKind, Verifier
-from verifiers.numeric import _checks, _coverage, _devices, _modes, _report, _steps, _thresholds
+from verifiers.numeric import _checks, _coverage, _devices, _modes, _report, _steps, _threshold_cases
 from verifiers.numeric._inputs import LARGE, SMALL, WIDE, Case, Unsupported, eps
 from verifiers.numeric._plan import Plan, plan
 from verifiers.numeric._tolerance import Stats
@@ -103,8 +103,8 @@ class _Run:
     def _covered(self, passed: Evidence) -> Evidence:
         """PASSED only if every mined threshold was compared and every condition the patch adds taken both ways."""
         target = self.obligation.target
-        lines, never = _thresholds.report(self.plan.thresholds, [c for c, _, _ in self.tally.compared],
-                                          self.tally.rejected)
+        lines, never = _threshold_cases.report(self.plan.thresholds, [c for c, _, _ in self.tally.compared],
+                                               self.tally.rejected)
         # A threshold with no case at all (a sign test no scaling crosses) is left to the coverage below.
         generated = {getattr(c, "threshold", None) for c in self.plan.cases}
         never = [name for name in never if name in generated]
