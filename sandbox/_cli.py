@@ -66,9 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     recover = commands.add_parser("recover", help="complete or roll back an interrupted apply")
     recover.add_argument("--repo", default=".", metavar="DIR")
 
-    from sandbox.batch._command import add_parser as add_check_many
+    from sandbox.batch._parser import add_parser as add_check_many
     from sandbox.init._command import add_parser as add_init
-    from sandbox.loop._command import add_parsers
+    from sandbox.loop._parser import add_parsers
 
     add_parsers(commands)
     add_init(commands)

@@ -158,8 +158,10 @@ class Gate:
         The workers start on the first call, so planning them costs nothing when no
         verifier ends up running code.
         """
+        # Registered is enough: instantiating the verifiers here would import hypothesis and
+        # CrossHair for a check the prover settles on its own.
         wanted = {name for o in obligations for name in o.route} & _EXECUTING
-        if not any(verifiers.get(name) is not None for name in wanted):
+        if not wanted & set(verifiers.available()):
             yield None
             return
         from sandbox._workers import IsolatedExecutor

@@ -51,11 +51,17 @@ class IsolatedExecutor(_Importer, _Launcher):
         self._siblings: dict[tuple[str, ...], IsolatedExecutor] = {}
         self._before, self._after = dict(before), dict(after)
         self._timeout, self._memory_mb, self._cpu_seconds = timeout, memory_mb, cpu_seconds
-        if _layers is None:
-            self._layers, self._notes = _isolation.detect()
+        # The layers are probed (subprocesses, a tenth of a second) in the background while the
+        # check parses, scans and proves, and settled when a worker first starts; strict isolation
+        # needs the answer now, to refuse before anything runs.
+        self._known: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        if _layers is not None:
+            self._known = (tuple(_layers), ("layers forced by the caller",))
+        elif strict:
+            self._known = _isolation.detect()
         else:
-            self._layers, self._notes = tuple(_layers), ("layers forced by the caller",)
-        missing = [name for name in ("bubblewrap", "seccomp") if name not in self._layers]
+            _isolation.prefetch()
+        missing = [name for name in ("bubblewrap", "seccomp") if name not in self._layers] if strict else []
         if strict and missing:
             raise IsolationError(
                 f"strict isolation requested but {' and '.join(missing)} unavailable on this machine "
@@ -97,6 +103,19 @@ class IsolatedExecutor(_Importer, _Launcher):
         self._dropped: dict[str, dict[str, int]] = {side: {} for side in SIDES}
 
     # -- public surface -------------------------------------------------------------------
+
+    @property
+    def _layers(self) -> tuple[str, ...]:
+        return self._detected()[0]
+
+    @property
+    def _notes(self) -> tuple[str, ...]:
+        return self._detected()[1]
+
+    def _detected(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if self._known is None:
+            self._known = _isolation.detect()
+        return self._known
 
     @property
     def isolation(self) -> str:
@@ -186,7 +205,7 @@ class IsolatedExecutor(_Importer, _Launcher):
                 found = self._siblings[key] = IsolatedExecutor(
                     self._repo, self._before, self._after, timeout=self._timeout, memory_mb=self._memory_mb,
                     cpu_seconds=self._cpu_seconds, strict=self._strict, preload=key, _layers=self._layers)
-                found._notes = self._notes
+                found._known = (self._layers, self._notes)
             return found
 
     def close(self) -> None:

@@ -11,10 +11,44 @@ Every candidate's verdict is the one ``Gate.check`` reaches on it alone; the cas
 skips the behavioural checks of a candidate an earlier, cheaper stage already rejected.
 """
 
-from sandbox.batch._candidates import BatchInputError, Candidate, read_jsonl, read_patches_dir
-from sandbox.batch._cascade import STAGES, check_many
-from sandbox.batch._local import LocalBackend
-from sandbox.batch._result import BatchResult, ObligationLevel
+from __future__ import annotations
 
-__all__ = ["STAGES", "BatchInputError", "BatchResult", "Candidate", "LocalBackend", "ObligationLevel", "check_many",
-           "read_jsonl", "read_patches_dir"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Where each public name lives.  Imported on first use (PEP 562), so that building the command
+# line, which every `sandbox check` does, does not load the batch machinery.
+_HOMES = {
+    "BatchInputError": "sandbox.batch._candidates",
+    "BatchResult": "sandbox.batch._result",
+    "Candidate": "sandbox.batch._candidates",
+    "LocalBackend": "sandbox.batch._local",
+    "ObligationLevel": "sandbox.batch._result",
+    "STAGES": "sandbox.batch._cascade",
+    "check_many": "sandbox.batch._cascade",
+    "read_jsonl": "sandbox.batch._candidates",
+    "read_patches_dir": "sandbox.batch._candidates",
+}
+__all__ = [
+    "STAGES", "BatchInputError", "BatchResult", "Candidate", "LocalBackend", "ObligationLevel", "check_many",
+    "read_jsonl", "read_patches_dir",
+]
+
+if TYPE_CHECKING:
+    from sandbox.batch._candidates import BatchInputError, Candidate, read_jsonl, read_patches_dir
+    from sandbox.batch._cascade import STAGES, check_many
+    from sandbox.batch._local import LocalBackend
+    from sandbox.batch._result import BatchResult, ObligationLevel
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *(n for n in globals() if n.startswith("_"))})

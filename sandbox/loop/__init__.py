@@ -7,12 +7,51 @@ objective's own files are protected for the whole loop, tripwires hand control t
 every round is in the ledger. See docs/improve.md.
 """
 
-from sandbox.loop._loop import improve, loop_gate
-from sandbox.loop._noise import Comparison, Samples, compare
-from sandbox.loop._objective import Objective, ObjectiveError
-from sandbox.loop._queue import PendingChange, Queue
-from sandbox.loop._records import Outcome, Round, Settings
-from sandbox.loop._tripwires import Halt, Tripwire
+from __future__ import annotations
 
-__all__ = ["Comparison", "Halt", "Objective", "ObjectiveError", "Outcome", "PendingChange", "Queue", "Round",
-           "Samples", "Settings", "Tripwire", "compare", "improve", "loop_gate"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Where each public name lives.  Imported on first use (PEP 562), so that building the command
+# line, which every `sandbox check` does, does not load the loop and its models.
+_HOMES = {
+    "Comparison": "sandbox.loop._noise",
+    "Halt": "sandbox.loop._tripwires",
+    "Objective": "sandbox.loop._objective",
+    "ObjectiveError": "sandbox.loop._objective",
+    "Outcome": "sandbox.loop._records",
+    "PendingChange": "sandbox.loop._queue",
+    "Queue": "sandbox.loop._queue",
+    "Round": "sandbox.loop._records",
+    "Samples": "sandbox.loop._noise",
+    "Settings": "sandbox.loop._records",
+    "Tripwire": "sandbox.loop._tripwires",
+    "compare": "sandbox.loop._noise",
+    "improve": "sandbox.loop._loop",
+    "loop_gate": "sandbox.loop._loop",
+}
+__all__ = [
+    "Comparison", "Halt", "Objective", "ObjectiveError", "Outcome", "PendingChange", "Queue", "Round",
+    "Samples", "Settings", "Tripwire", "compare", "improve", "loop_gate",
+]
+
+if TYPE_CHECKING:
+    from sandbox.loop._loop import improve, loop_gate
+    from sandbox.loop._noise import Comparison, Samples, compare
+    from sandbox.loop._objective import Objective, ObjectiveError
+    from sandbox.loop._queue import PendingChange, Queue
+    from sandbox.loop._records import Outcome, Round, Settings
+    from sandbox.loop._tripwires import Halt, Tripwire
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *(n for n in globals() if n.startswith("_"))})

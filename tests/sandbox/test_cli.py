@@ -289,3 +289,19 @@ def test_no_command_leaves_a_lock_behind(repo, tmp_path, monkeypatch):
     code, _, err = run("apply", diff, "--repo", str(repo))
     assert code == 2 and "disk on fire" in err and no_lock(repo)
     assert "LR = 3e-4" in (repo / "train.py").read_text()
+
+
+def test_a_check_the_prover_settles_imports_neither_the_other_commands_nor_the_tester(tmp_path):
+    """Every `sandbox check` builds the whole command line; the loop, the batch machinery,
+    hypothesis and CrossHair load only for the commands and obligations that use them."""
+    (tmp_path / "calc.py").write_text("def double(x: int) -> int:\n    return x * 2\n")
+    (tmp_path / "p.json").write_text(json.dumps({"calc.py": "def double(x: int) -> int:\n    return x + x\n"}))
+    script = ("import sys, io; from sandbox._cli import main; "
+              f"code = main(['check', '--repo', {str(tmp_path)!r}, '--patch', {str(tmp_path / 'p.json')!r}, "
+              "'--no-cache'], io.StringIO(), sys.stderr); "
+              "heavy = ('sandbox.loop._loop', 'sandbox.batch._cascade', 'models', 'hypothesis', 'crosshair'); "
+              "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('hypothesis', 'crosshair', 'models') "
+              "or m in heavy))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == "0 []", done.stdout + done.stderr

@@ -257,6 +257,15 @@ def test_preexisting_violation_in_unchanged_code_is_not_reported() -> None:
     new = OLD_WITH_SYSTEM.replace("return 0.1", "return 0.2")
     evidence = check(new, before=OLD_WITH_SYSTEM)
     assert evidence.level is Level.PASSED
+    # clean() is unchanged, and so are the imports: it is not even rescanned.
+    assert "1 top-level definition(s) the patch leaves unchanged were not rescanned" in evidence.detail
+
+
+def test_preexisting_violation_in_a_changed_definition_is_not_reported() -> None:
+    old = OLD_WITH_SYSTEM.replace("return 0.1", "os.system('true')\n        return 0.1")
+    new = old.replace("return 0.1", "return 0.2")
+    evidence = check(new, before=old)
+    assert evidence.level is Level.PASSED
     assert "1 pre-existing finding(s) not re-reported" in evidence.detail
 
 

@@ -12,6 +12,7 @@ from properties import RULES, Kind, Obligation, module_name
 from verifiers._contract import Context, Evidence, Level, Verifier, Violation
 from verifiers.static._allowlist import MODULES, TABLES, AllowList
 from verifiers.static._rules import SOURCE_RULES, Rulebook
+from verifiers.static._reduce import reduce
 from verifiers.static._scan import Finding, scan
 from verifiers.static._shadow import shadowed_module
 
@@ -95,16 +96,21 @@ def _policy(obligation: Obligation, context: Context) -> Evidence:
         return Evidence(Level.UNKNOWN, _NAME, f"{path} is not a Python file; the static verifier reads only "
                         "Python source, so it cannot vouch for this file")
     rulebook = _rulebook(context)
+    before = context.before.get(path)
+    reduced = reduce(after, before)
     try:
-        new = scan(after, rulebook)
+        new = scan(reduced.after, rulebook)
     except cst.ParserSyntaxError as error:
         line, why = _syntax_error(after, path, error)
         return Evidence(Level.UNKNOWN, _NAME, f"{path}:{line}: cannot parse the new version ({why}); "
                         "fix the syntax error first")
     # The old version is scanned only to tell pre-existing findings from introduced ones:
     # with nothing found in the new version there is nothing to tell apart.
-    old, note = _old_findings(context.before.get(path), rulebook) if new else ((), "")
-    introduced = _introduced(new, old, after, context.before.get(path) or "")
+    old, note = _old_findings(reduced.before, rulebook) if new else ((), "")
+    if reduced.stubbed:
+        note += (f"; {reduced.stubbed} top-level definition(s) the patch leaves unchanged were not rescanned "
+                 "(the module's imports and top-level statements are unchanged too)")
+    introduced = _introduced(new, old, after, before or "")
     shadowing = shadowed_module(path) if path not in context.before else None
     if shadowing:
         introduced.insert(0, Finding("module-shadowing", path, "<module>", 1, shadowing))

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from sandbox.batch._command import add_parser, run
+from sandbox.batch._command import run
+from sandbox.batch._parser import add_parser
 from tests.sandbox.batch.conftest import BATCH
 
 KEYS = {"id", "accepted", "stage", "seconds", "duplicate_of", "obligations", "violations", "met_except_deferred",
