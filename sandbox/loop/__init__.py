@@ -9,8 +9,9 @@ every round is in the ledger. See docs/improve.md.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sandbox._exports import lazy_exports
 
 # Where each public name lives.  Imported on first use (PEP 562), so that building the command
 # line, which every `sandbox check` does, does not load the loop and its models.
@@ -44,14 +45,4 @@ if TYPE_CHECKING:
     from sandbox.loop._tripwires import Halt, Tripwire
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*__all__, *(n for n in globals() if n.startswith("_"))})
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

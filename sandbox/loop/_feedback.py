@@ -19,27 +19,16 @@ _LIMIT = 12
 
 def verdict_feedback(verdict: Verdict) -> str:
     """The gate's rejection as instructions a model can act on (every failed obligation, in order)."""
-    lines = ["The gate REJECTED the proposal; nothing was applied."]
-    for violation in verdict.violations:
-        where = f"{violation.path}:{violation.line}" if violation.line else violation.path
-        fix = f" Fix: {violation.fix}" if violation.fix else ""
-        lines.append(f"- violation [{violation.rule}] at {where}: {violation.message}.{fix}")
+    violations = [(v.rule, v.path, v.line, v.message, v.fix) for v in verdict.violations]
+    failures = []
     for judgement in verdict.failures:
         evidence, obligation = judgement.evidence, judgement.obligation
         if evidence.violations:
             continue
-        head = f"- {obligation.kind.value} of {obligation.target} ({obligation.path}): {evidence.level.value}"
         cex = evidence.counterexample
-        if cex is not None:
-            lines.append(f"{head}: counterexample {cex.call}: old -> {cex.old}, new -> {cex.new}. "
-                         "Make the new code agree with the old on this input.")
-        elif evidence.level is Level.UNKNOWN:
-            lines.append(f"{head}: the gate could not decide ({evidence.detail}); {_ANALYSABLE}.")
-        else:
-            lines.append(f"{head}: {evidence.detail}")
-    if len(lines) > _LIMIT + 1:
-        lines = [*lines[:_LIMIT + 1], f"- ... and {len(lines) - _LIMIT - 1} more"]
-    return "\n".join(lines)
+        failures.append((obligation.kind.value, obligation.target, obligation.path, evidence.level.value,
+                         evidence.detail, (cex.call, cex.old, cex.new) if cex is not None else None))
+    return _feedback(violations, failures)
 
 
 def report_feedback(report: Mapping[str, Any]) -> str:
@@ -48,25 +37,35 @@ def report_feedback(report: Mapping[str, Any]) -> str:
     Obligations the batch never ran (an earlier, cheaper stage had already rejected the
     candidate) are left out: they say nothing about the proposal.
     """
-    lines = ["The gate REJECTED the proposal; nothing was applied."]
-    for violation in report.get("violations", ()):
-        line = violation.get("line")
-        where = f"{violation.get('path')}:{line}" if line else str(violation.get("path"))
-        fix = f" Fix: {violation['fix']}" if violation.get("fix") else ""
-        lines.append(f"- violation [{violation.get('rule')}] at {where}: {violation.get('message')}.{fix}")
+    violations = [(v.get("rule"), v.get("path"), v.get("line"), v.get("message"), v.get("fix"))
+                  for v in report.get("violations", ())]
+    failures = []
     for obligation in report.get("obligations", ()):
         if obligation.get("ok") or obligation.get("deferred") or obligation.get("level") == Level.VIOLATION.value:
             continue
-        head = (f"- {obligation.get('kind')} of {obligation.get('target')} ({obligation.get('path')}): "
-                f"{obligation.get('level')}")
         cex = obligation.get("counterexample")
-        if cex:
-            lines.append(f"{head}: counterexample {cex.get('call')}: old -> {cex.get('old')}, new -> "
-                         f"{cex.get('new')}. Make the new code agree with the old on this input.")
-        elif obligation.get("level") == Level.UNKNOWN.value:
-            lines.append(f"{head}: the gate could not decide ({obligation.get('detail')}); {_ANALYSABLE}.")
+        failures.append((obligation.get("kind"), obligation.get("target"), obligation.get("path"),
+                         obligation.get("level"), obligation.get("detail"),
+                         (cex.get("call"), cex.get("old"), cex.get("new")) if cex else None))
+    return _feedback(violations, failures)
+
+
+def _feedback(violations: list[tuple[Any, ...]], failures: list[tuple[Any, ...]]) -> str:
+    """``violations``: (rule, path, line, message, fix); ``failures``: (kind, target, path, level,
+    detail, (call, old, new) or None)."""
+    lines = ["The gate REJECTED the proposal; nothing was applied."]
+    for rule, path, line, message, fix in violations:
+        where = f"{path}:{line}" if line else str(path)
+        lines.append(f"- violation [{rule}] at {where}: {message}.{f' Fix: {fix}' if fix else ''}")
+    for kind, target, path, level, detail, cex in failures:
+        head = f"- {kind} of {target} ({path}): {level}"
+        if cex is not None:
+            lines.append(f"{head}: counterexample {cex[0]}: old -> {cex[1]}, new -> {cex[2]}. "
+                         "Make the new code agree with the old on this input.")
+        elif level == Level.UNKNOWN.value:
+            lines.append(f"{head}: the gate could not decide ({detail}); {_ANALYSABLE}.")
         else:
-            lines.append(f"{head}: {obligation.get('detail')}")
+            lines.append(f"{head}: {detail}")
     if len(lines) > _LIMIT + 1:
         lines = [*lines[:_LIMIT + 1], f"- ... and {len(lines) - _LIMIT - 1} more"]
     return "\n".join(lines)
