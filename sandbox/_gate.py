@@ -155,8 +155,8 @@ class Gate:
                   after: dict[str, str]) -> Iterator[Executor | None]:
         """Isolated workers, only when a registered verifier on some route runs code.
 
-        The workers start on the first call, so planning them costs nothing when no
-        verifier ends up running code.
+        The workers start at once, in the background, while the policy scan and the prover
+        work in this thread; the first call that needs one waits for its start to finish.
         """
         # Registered is enough: instantiating the verifiers here would import hypothesis and
         # CrossHair for a check the prover settles on its own.
@@ -168,6 +168,7 @@ class Gate:
 
         executor = IsolatedExecutor(self.worker_tree, before, after, timeout=self.config.call_timeout,
                                     memory_mb=self.config.memory_mb, strict=self.config.isolation == "strict")
+        executor.prestart()
         try:
             yield executor
         finally:

@@ -101,8 +101,39 @@ class IsolatedExecutor(_Importer, _Launcher):
         # start-up calls by key, and the steps dropped from that because they failed.
         self._warmups: dict[str, dict[str, dict[str, Any]]] = {side: {} for side in SIDES}
         self._dropped: dict[str, dict[str, int]] = {side: {} for side in SIDES}
+        # ``prestart``'s threads, and whether ``close`` has begun (a worker a prestart finishes
+        # starting after that is killed at once, never kept).
+        self._prestarts: list[threading.Thread] = []
+        self._closing = False
 
     # -- public surface -------------------------------------------------------------------
+
+    def prestart(self) -> None:
+        """Start both sides' workers now, in the background, so the first call finds them ready.
+
+        The start (bubblewrap, the interpreter, the measured imports of the touched modules) is
+        exactly the one the first call would make, with the same budgets, under the side's lock,
+        so a call waits for it rather than racing it; a death is recorded as that call's start
+        would record it, and the call then starts the worker afresh as it always does.  It
+        overlaps the start-up with the gate's static and symbolic work instead of adding to it.
+        """
+        if self._prestarts or self._closing:
+            return
+        self._prestarts = [threading.Thread(target=self._prestart, args=(side,), name=f"selfmod-prestart-{side}",
+                                            daemon=True) for side in SIDES]
+        for thread in self._prestarts:
+            thread.start()
+
+    def _prestart(self, side: str) -> None:
+        with self._side_locks[side]:
+            if self._closing:
+                return
+            try:
+                self._worker(side)
+            except _Died:
+                pass  # recorded by the start; the call that needs this side meets it again
+            except Exception as error:  # noqa: BLE001 - a background start must never take the gate down
+                self._warn(f"the {side} worker could not be started ahead of its first call: {error!r}")
 
     @property
     def _layers(self) -> tuple[str, ...]:
@@ -210,9 +241,13 @@ class IsolatedExecutor(_Importer, _Launcher):
 
     def close(self) -> None:
         """Kill every worker and delete the temporary trees."""
+        self._closing = True
         for sibling in list(self._siblings.values()):
             sibling.close()
         self._siblings.clear()
+        _kill_all(self._workers)  # a prestart waiting on its worker's answer sees it die and ends
+        for thread in self._prestarts:
+            thread.join(timeout=30)
         _kill_all(self._workers)
         if self._spawner is not None:
             self._spawner.shutdown(wait=False)

@@ -161,6 +161,9 @@ class _Launcher:
                         f"(last death: {last.detail})")
         self._starts[side] += 1
         worker = self._spawn(side)
+        if self._closing:  # a prestart's start that finished after close began
+            worker.kill()
+            raise _Died("startup", "the executor was closed while this worker started")
         self._workers[side] = worker
         return worker
 
@@ -304,9 +307,10 @@ def _group_cpu(pgid: int) -> float | None:
 
 
 def _kill_all(workers: dict[str, _Worker]) -> None:
-    for worker in workers.values():
+    # One at a time: a prestart thread may add its worker while this runs.
+    while workers:
+        _, worker = workers.popitem()
         worker.kill()
-    workers.clear()
 
 
 def _cleanup(workers: dict[str, _Worker], root: str) -> None:

@@ -130,6 +130,29 @@ def test_workers_are_reused_and_started_lazily(executor):
     assert executor._worker_pid("new") is None
 
 
+def test_prestarted_workers_serve_the_first_calls_and_answer_as_lazily_started_ones(repo):
+    with _executor_for(repo) as ex:
+        ex.prestart()
+        for thread in ex._prestarts:
+            thread.join(timeout=60)
+        pids = {side: ex._worker_pid(side) for side in ("old", "new")}
+        assert None not in pids.values()
+        assert ex.call("old", "pkg.calc:inc", (1,), {}).value == 2
+        assert ex.call("new", "pkg.fresh:hello", (), {}).value == "new module"
+        assert {side: ex._worker_pid(side) for side in ("old", "new")} == pids  # the same processes
+        assert ex.deaths == ()
+
+
+def test_closing_while_workers_prestart_leaves_no_worker_running(repo):
+    ex = _executor_for(repo)
+    ex.prestart()
+    ex.close()  # at once: the starts are under way
+    for thread in ex._prestarts:
+        assert not thread.is_alive()
+    assert ex._workers == {}
+    assert ex._worker_pid("old") is None and ex._worker_pid("new") is None
+
+
 def test_dead_worker_is_restarted_and_reported(executor):
     executor.call("old", "pkg.calc:inc", (1,), {})
     first = executor._worker_pid("old")
