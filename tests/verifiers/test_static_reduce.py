@@ -19,7 +19,8 @@ IMPORTS = ["import os", "import math", "import os as math", "import subprocess",
 TOP = ["LIMIT = 3", "NAMES = ('path',)", "NAMES = ('system',)", "CACHE = {}", "if LIMIT:\n    import os"]
 BODIES = ["return 1", "return math.floor(2.5)", "os.system('true')", "return getattr(os, NAMES[0])",
           "global math\nmath = 1", "CACHE['k'] = 1", "return subprocess.run(['ls'])", "return path.join('a')",
-          "return m.sqrt(4)", "exec('1')", "return open('f', 'w')"]
+          "return m.sqrt(4)", "exec('1')", "return open('f', 'w')", "global STATE\nSTATE = {}",
+          "STATE['k'] = 1", "return STATE", "import os\nreturn os.getcwd()"]
 
 
 def _module(imports: list[str], top: list[str], bodies: list[str]) -> str:
@@ -36,7 +37,7 @@ def _findings(evidence) -> set[tuple[str, int | None, str]]:
     return {(v.rule, v.line, v.symbol) for v in evidence.violations}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(imports=st.lists(st.sampled_from(IMPORTS), max_size=3), top=st.lists(st.sampled_from(TOP), max_size=2),
        bodies=st.lists(st.sampled_from(BODIES), min_size=1, max_size=4), data=st.data())
 def test_the_reduced_scan_reports_exactly_what_the_full_scan_reports(imports, top, bodies, data):
@@ -76,7 +77,9 @@ def test_an_unchanged_function_is_stubbed_on_both_sides_with_its_lines_kept():
     # An import rebound under the same name: what the unchanged function reaches changed.
     ("import math\n\ndef f():\n    return math.floor(2.5)\n\ndef g():\n    return 1\n",
      "import os as math\n\ndef f():\n    return math.floor(2.5)\n\ndef g():\n    return 1\n"),
-    # A changed function rebinding a module name with `global`.
+    # A function (changed or not) rebinding a module name with `global`.
+    ("STATE = 0\n\ndef f():\n    global STATE\n    STATE = {}\n\ndef g():\n    return 1\n",
+     "STATE = 0\n\ndef f():\n    global STATE\n    STATE = {}\n\ndef g():\n    STATE['k'] = 1\n"),
     ("import math\n\ndef f():\n    return math.floor(2.5)\n\ndef g():\n    return 1\n",
      "import math\n\ndef f():\n    return math.floor(2.5)\n\ndef g():\n    global math\n    math = 1\n"),
     # A constant the unchanged function reads.

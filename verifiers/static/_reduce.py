@@ -12,8 +12,8 @@ findings of everything else are unchanged.
 The structure must be exactly the same, or nothing is stubbed (the full scan runs): the same
 sequence of top-level statements, each non-definition statement identical (imports, assignments,
 ``if``/``try`` blocks: whatever binds a name or runs at import), each definition of the same kind
-and name in the same place, and no changed definition declaring ``global`` (which rebinds module
-names from inside a function).  Even a constant's value must match: the scanner folds constants
+and name in the same place, and no definition declaring ``global`` (a function that rebinds
+module names changes what the others reach, and which holders the state rules see).  Even a constant's value must match: the scanner folds constants
 (``getattr(os, NAMES[I])``), so a new value may change what an unchanged function reaches.
 """
 
@@ -57,6 +57,8 @@ def _unchanged(after: str, before: str) -> list[tuple[ast.stmt, ast.stmt]] | Non
         return None  # the scan reports what does not parse, with its own message
     if len(new_tree.body) != len(old_tree.body):
         return None
+    if any(isinstance(node, ast.Global) for tree in (new_tree, old_tree) for node in ast.walk(tree)):
+        return None  # a function binding module names: what other definitions reach depends on it
     new_lines, old_lines = after.splitlines(), before.splitlines()
     pairs = []
     for new, old in zip(new_tree.body, old_tree.body):
@@ -65,8 +67,6 @@ def _unchanged(after: str, before: str) -> list[tuple[ast.stmt, ast.stmt]] | Non
                 return None
             if _text(new, new_lines) == _text(old, old_lines):
                 pairs.append((new, old))
-            elif any(isinstance(node, ast.Global) for node in ast.walk(new)):
-                return None
         elif ast.dump(new) != ast.dump(old):
             return None
     return pairs
