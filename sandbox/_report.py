@@ -14,7 +14,6 @@ import json
 import threading
 from collections.abc import Callable
 from typing import IO
-from xml.sax.saxutils import quoteattr
 
 from properties import RULES, Kind, path_matches
 from verifiers import Level
@@ -460,6 +459,8 @@ def _fingerprint(rule: str, path: str, target: str, message: str) -> str:
 
 
 def _junit(verdict: Verdict) -> str:
+    from xml.sax.saxutils import quoteattr  # only this format needs it (and it imports urllib)
+
     cases = []
     for o in verdict.outcomes:
         ob, ev = o.obligation, o.evidence

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -69,6 +68,8 @@ def obligation_key(check: str, obligation: Obligation) -> str:
 @functools.lru_cache(maxsize=1)
 def tool_digest() -> str:
     """The gate's own source and the judging libraries' versions: a new tool is a new key."""
+    import importlib.metadata  # only a check that uses the cache pays for it
+
     digest = hashlib.sha256()
     digest.update(f"{sys.version}|{platform.machine()}|{platform.system()}".encode())
     for name in _JUDGES:
