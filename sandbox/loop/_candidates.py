@@ -18,13 +18,12 @@ here: a round counts as rejected when none of its candidates was accepted and me
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from models import BudgetExhausted, Proposal, Task
+from models import BudgetExhausted, Proposal
 
 from sandbox._errors import PatchError
 from sandbox._gate import Gate
@@ -32,11 +31,11 @@ from sandbox._patch import Patch
 from sandbox._verdict import Verdict, approval_needed
 from sandbox.batch import BatchResult, check_many
 from sandbox.loop._feedback import report_feedback, verdict_feedback
-from sandbox.loop._loop import _overlay, _parse
+from sandbox.loop._loop import _overlay, rebuilt
 from sandbox.loop._noise import Comparison, compare
 from sandbox.loop._objective import ObjectiveError
 from sandbox.loop._records import Round
-from sandbox.loop._tripwires import Halt, Tripwire, implausible_gain, protected_touch, rejection_streak
+from sandbox.loop._tripwires import Halt, Tripwire, gate_protected_touch, implausible_gain, rejection_streak
 
 if TYPE_CHECKING:
     from sandbox.loop._loop import _Loop
@@ -109,23 +108,13 @@ class CandidateRound:
         return found
 
     def _screen(self, candidate: _Candidate) -> None:
-        loop, proposal = self.loop, candidate.proposal
-        try:
-            candidate.patch = _parse(proposal, loop.gate.config)
-        except (PatchError, ValueError) as error:
-            return self._decide(candidate, "rejected", f"The proposal is not a patch the gate can read: {error}")
-        attempted = [*(candidate.patch.paths if candidate.patch else ()), *(a.path for a in proposal.outside)]
-        candidate.halt = protected_touch(attempted, loop._protected_by)
-        if candidate.halt is not None:
-            return self._decide(candidate, "tripwire", candidate.halt.message)
-        outside = Task(loop.settings.goal, editable=loop.editable).outside(attempted)
-        if outside:
-            return self._decide(candidate, "rejected", f"The proposal edits {', '.join(outside)}, outside the "
-                                f"editable paths ({', '.join(loop.editable)}); nothing was checked or applied. "
-                                "Edit only files inside them.")
-        if candidate.patch is None:
-            return self._decide(candidate, "rejected", "The proposal changes nothing.")
-        return None
+        """The one-proposal round's screening (``_Loop._screen``), decided per candidate."""
+        screened = self.loop._screen(candidate.proposal)
+        candidate.patch, candidate.halt = screened.patch, screened.halt
+        if screened.halt is not None:
+            self._decide(candidate, "tripwire", screened.halt.message)
+        elif screened.feedback:
+            self._decide(candidate, "rejected", screened.feedback)
 
     # -- verify as one batch ------------------------------------------------------------------
 
@@ -165,9 +154,7 @@ class CandidateRound:
             yield gate
             return
         with tempfile.TemporaryDirectory(prefix="sandbox-improve-cache-") as directory:
-            config = gate.config
-            overrides = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-            yield Gate.from_repo(gate.root, worker_tree=gate.worker_tree, cache=directory, **overrides)
+            yield rebuilt(gate, cache=directory)
 
     def _judge(self, gate: Gate, candidate: _Candidate, result: BatchResult) -> None:
         if result.report is None:
@@ -190,8 +177,7 @@ class CandidateRound:
         return None
 
     def _rejected(self, candidate: _Candidate, violations: Any, feedback: str) -> None:
-        patterns = {v["path"]: f"the gate: {v['message']}" for v in violations if v.get("rule") == "protected-path"}
-        candidate.halt = protected_touch(patterns, patterns.get)
+        candidate.halt = gate_protected_touch((v.get("rule"), v.get("path"), v.get("message")) for v in violations)
         if candidate.halt is not None:
             return self._decide(candidate, "tripwire", candidate.halt.message)
         return self._decide(candidate, "rejected", feedback)

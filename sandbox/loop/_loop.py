@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ from sandbox.loop._objective import Objective, ObjectiveError
 from sandbox.loop._protect import editable_paths, objective_files, repository_files
 from sandbox.loop._queue import Queue
 from sandbox.loop._records import Outcome, Round, Settings
-from sandbox.loop._tripwires import Halt, budget_spent, implausible_gain, protected_touch, rejection_streak
+from sandbox.loop._tripwires import (Halt, budget_spent, gate_protected_touch, implausible_gain, protected_touch,
+                                     rejection_streak)
 
 __all__ = ["improve", "loop_gate"]
 
@@ -183,33 +185,21 @@ class _Loop:
 
     def _judge(self, number: int, proposal: Proposal) -> Halt | None:
         base = {"round": number, "source": proposal.source, "usage": proposal.usage}
-        try:
-            patch = _parse(proposal, self.gate.config)
-        except (PatchError, ValueError) as error:
-            return self._reject(number, proposal, None, base, f"The proposal is not a patch the gate can "
-                                f"read: {error}", attempted=[a.path for a in proposal.outside])
-        attempted = [*patch.paths, *(a.path for a in proposal.outside)] if patch else \
-            [a.path for a in proposal.outside]
-        halt = protected_touch(attempted, self._protected_by)
-        if halt is not None:
+        screened = self._screen(proposal)
+        patch = screened.patch
+        if screened.halt is not None:
             self._record(proposal, patch, None, Round(**base, proposal_digest=_digest(patch),
-                                                     decision="tripwire", feedback=halt.message))
-            return halt
-        outside = Task(self.settings.goal, editable=self.editable).outside(attempted)
-        if outside:
-            return self._reject(number, proposal, patch, base,
-                                f"The proposal edits {', '.join(outside)}, outside the editable paths "
-                                f"({', '.join(self.editable)}); nothing was checked or applied. Edit only "
-                                "files inside them.")
-        if patch is None:
-            return self._reject(number, proposal, None, base, "The proposal changes nothing.")
+                                                     decision="tripwire", feedback=screened.halt.message))
+            return screened.halt
+        if screened.feedback:
+            return self._reject(number, proposal, patch, base, screened.feedback)
+        assert patch is not None
         try:
             verdict = self.gate.check(patch)
         except PatchError as error:
             return self._reject(number, proposal, patch, base, f"The patch does not apply to the tree: {error}")
-        if any(v.rule == "protected-path" for v in verdict.violations):
-            patterns = {v.path: f"the gate: {v.message}" for v in verdict.violations if v.rule == "protected-path"}
-            halt = protected_touch(patterns, patterns.get)
+        halt = gate_protected_touch((v.rule, v.path, v.message) for v in verdict.violations)
+        if halt is not None:
             entry = self.gate.record(verdict, improve_run=self.history.run, improve_round=number)
             self._record(proposal, patch, entry.hash, Round(**base, proposal_digest=patch.digest,
                                                            decision="tripwire", feedback=halt.message))
@@ -218,6 +208,26 @@ class _Loop:
             entry = self.gate.record(verdict, improve_run=self.history.run, improve_round=number)
             return self._reject(number, proposal, patch, base, verdict_feedback(verdict), entry.hash)
         return self._accepted(number, proposal, patch, verdict, base)
+
+    def _screen(self, proposal: Proposal) -> Screened:
+        """What is decided before the gate runs: an unreadable proposal, a protected path (a
+        tripwire), an edit outside the editable paths, no change at all; else the patch goes on."""
+        try:
+            patch = _parse(proposal, self.gate.config)
+        except (PatchError, ValueError) as error:
+            return Screened(None, f"The proposal is not a patch the gate can read: {error}")
+        attempted = [*(patch.paths if patch else ()), *(a.path for a in proposal.outside)]
+        halt = protected_touch(attempted, self._protected_by)
+        if halt is not None:
+            return Screened(patch, halt=halt)
+        outside = Task(self.settings.goal, editable=self.editable).outside(attempted)
+        if outside:
+            return Screened(patch, f"The proposal edits {', '.join(outside)}, outside the editable paths "
+                                   f"({', '.join(self.editable)}); nothing was checked or applied. Edit only "
+                                   "files inside them.")
+        if patch is None:
+            return Screened(None, "The proposal changes nothing.")
+        return Screened(patch)
 
     def _accepted(self, number: int, proposal: Proposal, patch: Patch, verdict: Verdict,
                   base: dict[str, Any]) -> Halt | None:
@@ -283,8 +293,8 @@ class _Loop:
                      f"reserves {reserved}): `sandbox apply --approve {pending.id}`."), comparison, extra)
 
     def _reject(self, number: int, proposal: Proposal, patch: Patch | None, base: dict[str, Any],
-                feedback: str, verdict_entry: str | None = None, attempted: Sequence[str] = ()) -> Halt | None:
-        del number, attempted
+                feedback: str, verdict_entry: str | None = None) -> Halt | None:
+        del number
         self.streak += 1
         self._record(proposal, patch, verdict_entry, Round(**{"proposal_digest": _digest(patch), **base},
                                                            decision="rejected", feedback=feedback))
@@ -348,13 +358,27 @@ class _Loop:
                 "apply": self.gate.config.apply, "notes": list(self.notes)}
 
 
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A proposal before the gate: its patch, and the rejection feedback or tripwire that ends it there."""
+
+    patch: Patch | None
+    feedback: str = ""
+    halt: Halt | None = None
+
+
 def _with_protected(gate: Gate, protect: Sequence[str]) -> Gate:
     if not protect:
         return gate
+    return rebuilt(gate, protected=tuple(dict.fromkeys((*gate.config.protected, *protect))))
+
+
+def rebuilt(gate: Gate, cache: str | None = None, **changes: Any) -> Gate:
+    """``gate`` built again with exactly its configuration, but ``changes`` (and ``cache``, when given)."""
     config: Config = gate.config
-    overrides = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    overrides["protected"] = tuple(dict.fromkeys((*config.protected, *protect)))
-    return Gate.from_repo(gate.root, worker_tree=gate.worker_tree, **overrides)
+    overrides = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)} | changes
+    extra = {"cache": cache} if cache is not None else {}
+    return Gate.from_repo(gate.root, worker_tree=gate.worker_tree, **extra, **overrides)
 
 
 def _parse(proposal: Proposal, config: Config) -> Patch | None:

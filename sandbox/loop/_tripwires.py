@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Halt", "Tripwire", "budget_spent", "implausible_gain", "protected_touch", "rejection_streak"]
+__all__ = ["Halt", "Tripwire", "budget_spent", "gate_protected_touch", "implausible_gain", "protected_touch",
+           "rejection_streak"]
 
 
 class Tripwire(enum.Enum):
@@ -41,6 +42,12 @@ def protected_touch(paths: Iterable[str], protected_by: Callable[[str], str | No
                 f"the proposal tries to change {listed}: the measuring apparatus, the properties, the "
                 "configuration and the ledger are out of the proposer's reach. Nothing was written; "
                 "review the proposal in the ledger (`sandbox log`) before running the loop again")
+
+
+def gate_protected_touch(violations: Iterable[tuple[str, str, str]]) -> Halt | None:
+    """The gate's own ``protected-path`` violations, ``(rule, path, message)``, as the same tripwire."""
+    patterns = {path: f"the gate: {message}" for rule, path, message in violations if rule == "protected-path"}
+    return protected_touch(patterns, patterns.get)
 
 
 def rejection_streak(streak: int, limit: int, per: str = "proposal") -> Halt | None:
