@@ -417,6 +417,77 @@ def test_proof_contradicted_by_concrete_runs_is_withdrawn():
                   executor=liar), "ENCODER BUG", "proof is wrong")
 
 
+class ScriptedExecutor:
+    """Answers each side by a rule and records which thread made each call, in order."""
+
+    isolation = "test double"
+
+    def __init__(self, answer) -> None:
+        import threading
+
+        self.answer, self.calls, self._lock = answer, [], threading.Lock()
+
+    def call(self, side, target, args, kwargs, *, receiver=None):
+        import threading
+
+        with self._lock:
+            self.calls.append((side, args, threading.current_thread().name))
+        return self.answer(side, args)
+
+
+def _returned(value):
+    return Outcome(OutcomeKind.RETURNED, value=value)
+
+
+def test_the_cross_check_runs_the_two_sides_at_once_and_reports_the_first_input_that_differs():
+    # new agrees with old on its first two calls and is off by one from the third on: the report
+    # names the third input, although every later one differs too.  Each side's first call waits
+    # for the other side's: run one after the other, the wait would time out.
+    import threading
+
+    meeting = threading.Barrier(2, timeout=20)
+
+    def answer(side, args):
+        if sum(c[0] == side for c in executor.calls) == 1:
+            try:
+                meeting.wait()
+            except threading.BrokenBarrierError:
+                return Outcome(OutcomeKind.DIED, error_type="timeout", message="the sides ran one after the other")
+        late = side == "new" and sum(c[0] == "new" for c in executor.calls) > 2
+        return _returned(args[0] * 2 + (1 if late else 0))
+
+    executor = ScriptedExecutor(answer)
+    evidence = check("def f(x: int) -> int:\n    return x * 2\n", "def f(x: int) -> int:\n    return x + x\n",
+                     executor=executor)
+    unknown(evidence, "ENCODER BUG", "proof is wrong")
+    news = [args for side, args, _ in executor.calls if side == "new"]
+    assert f"f(x={news[2][0]!r})" in evidence.detail
+
+
+def test_a_side_that_dies_stops_and_the_death_is_the_reason():
+    died = Outcome(OutcomeKind.DIED, error_type="timeout", message="no answer within 1 s")
+    executor = ScriptedExecutor(lambda side, args: died if side == "new" else _returned(args[0] * 2))
+    evidence = check("def f(x: int) -> int:\n    return x * 2\n", "def f(x: int) -> int:\n    return x + x\n",
+                     executor=executor)
+    unknown(evidence, "did not complete", "died")
+    assert sum(side == "new" for side, _, _ in executor.calls) == 1  # one death, not one per input
+
+
+def test_an_invariant_cross_check_runs_the_old_side_only_where_new_raised():
+    def answer(side, args):
+        if side == "new" and args[0] == 0:
+            return Outcome(OutcomeKind.RAISED, error_type="builtins.ZeroDivisionError", message="x")
+        return _returned(abs(args[0]) if side == "new" else 0)
+
+    executor = ScriptedExecutor(answer)
+    evidence = check("def f(x: int) -> int:\n    return abs(x)\n", "def f(x: int) -> int:\n    return abs(x)\n",
+                     kind=Kind.INVARIANT, spec=Invariant("train.f", post=lambda x, out: out >= 0),
+                     executor=executor)
+    olds = [args for side, args, _ in executor.calls if side == "old"]
+    assert olds and all(args[0] == 0 for args in olds)
+    unknown(evidence, "ENCODER BUG")  # new raised where old returned: the proof is withdrawn
+
+
 def test_without_executor_refutation_is_unconfirmed_and_proof_says_so():
     new = "def f(x: int, lo: int, hi: int) -> int:\n    return max(lo, min(hi, x))\n"
     unknown(check(CLAMP, new, executor=False), "unconfirmed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,16 @@ class Replayer:
 
     def replay(self, values: list[Any]) -> Replay:
         new = self._call("new", values)
+        old = self._call("old", values) if self._needs_old(new) else None
+        return self._judge(values, old, new)
+
+    def _needs_old(self, new: Outcome) -> bool:
+        """Whether judging ``new`` takes the old side's outcome on the same input."""
+        if self.plan.obligation.kind is Kind.INVARIANT and new.kind is OutcomeKind.RETURNED:
+            return False
+        return self.plan.obligation.old_source is not None
+
+    def _judge(self, values: list[Any], old: Outcome | None, new: Outcome) -> Replay:
         if self.plan.obligation.kind is Kind.INVARIANT and new.kind is OutcomeKind.RETURNED:
             try:
                 holds, why = bool(self.spec.post(*values, new.value)), "post is false"  # type: ignore[union-attr]
@@ -83,7 +94,7 @@ class Replayer:
             return Replay(not holds, None, f"{_show_outcome(new)} ({why})" if not holds else _show_outcome(new))
         if self.plan.obligation.old_source is None:
             return Replay(True, None, _show_outcome(new))
-        old = self._call("old", values)
+        assert old is not None
         if OutcomeKind.DIED in (old.kind, new.kind):
             return Replay(False, _show_outcome(old), _show_outcome(new),
                           f"a worker died (old {_show_outcome(old)}, new {_show_outcome(new)})")
@@ -144,11 +155,41 @@ class Replayer:
         return rng.random() < 0.5
 
     def crosscheck(self, inputs: list[list[Any]]) -> tuple[bool, str] | None:
-        """The first problem a concrete run shows on ``inputs`` as (is a disagreement, what), or None."""
-        for values in inputs:
-            result = self.replay(values)
+        """The first problem a concrete run shows on ``inputs`` as (is a disagreement, what), or None.
+
+        The two sides run in their own workers, so their calls are made at the same time (one
+        thread per side) and judged afterwards, in input order, exactly as one-by-one replays
+        would be: the first input that fails or cannot be run is the one reported.  A side stops
+        at its first death, so code that hangs costs one timeout per side, not one per input.
+        """
+        if not inputs:
+            return None
+        obligation = self.plan.obligation
+        if obligation.kind is Kind.EQUIVALENT and obligation.old_source is not None:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="selfmod-crosscheck") as pool:
+                new_runs, old_runs = (pool.submit(self._run_side, side, inputs) for side in ("new", "old"))
+                news, olds = new_runs.result(), old_runs.result()
+        else:
+            news, olds = self._run_side("new", inputs), []  # old runs only where new raised: below
+        for index, values in enumerate(inputs):
+            new = news[index] if index < len(news) else None
+            old = olds[index] if index < len(olds) else None
+            if new is None:
+                result = self.replay(values)  # the new side stopped early: run it as a replay would
+            elif old is None and self._needs_old(new):
+                result = self._judge(values, self._call("old", values), new)
+            else:
+                result = self._judge(values, old, new)
             if result.error:
                 return False, f"could not run {show_call(self.plan, values)}: {result.error}"
             if result.fails:
                 return True, f"{show_call(self.plan, values)}: old {result.old}, new {result.new}"
         return None
+
+    def _run_side(self, side: str, inputs: list[list[Any]]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for values in inputs:
+            outcomes.append(self._call(side, values))
+            if outcomes[-1].kind is OutcomeKind.DIED:
+                break
+        return outcomes

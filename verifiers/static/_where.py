@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 import libcst.metadata as meta
@@ -36,9 +37,11 @@ class Where:
     def __init__(self, wrapper: meta.MetadataWrapper, rulebook: Rulebook) -> None:
         self.module = wrapper.module
         self.rules = rulebook
-        found = wrapper.resolve_many([meta.PositionProvider, meta.ExpressionContextProvider,
-                                      meta.ParentNodeProvider, meta.ScopeProvider])
-        self.lines = found[meta.PositionProvider]
+        # Positions take a render of the whole module; only a finding needs one, and a benign
+        # patch has none, so they are resolved at the first finding.
+        self._wrapper = wrapper
+        self._lines: Any = None
+        found = wrapper.resolve_many([meta.ExpressionContextProvider, meta.ParentNodeProvider, meta.ScopeProvider])
         self.context = found[meta.ExpressionContextProvider]
         self.parents = found[meta.ParentNodeProvider]
         self.scopes = found[meta.ScopeProvider]
@@ -72,6 +75,13 @@ class Where:
                 return False
             child, parent = parent, self.parents.get(parent)
         return True
+
+    @property
+    def lines(self) -> Any:
+        """Each node's position in the file."""
+        if self._lines is None:
+            self._lines = self._wrapper.resolve(meta.PositionProvider)
+        return self._lines
 
     def add(self, rule: str, symbol: str, node: cst.CSTNode, message: str) -> None:
         line = self.lines[node].start.line
