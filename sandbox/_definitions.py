@@ -103,7 +103,6 @@ class _Collector:
     def __init__(self, text: str, tree: ast.Module, path: str, module: str) -> None:
         self._lines = _LINE.findall(text)
         self._path = path
-        self._modname = module
         self._found: dict[str, Definition] = {}
         # A group is one source line of simple statements (``a = 1; b = 2``) or one compound
         # statement: what libcst calls a statement, the unit a name's definition is made of.

@@ -89,7 +89,7 @@ def _modules(draw) -> str:
         if choice == "assign":
             lines.append(f"{indent}v{n} = {n}  # trailing")
         elif choice == "parens":
-            lines.extend([f"{indent}v{n} = (1,", f"{indent}    2,", f"  3)"])
+            lines.extend([f"{indent}v{n} = (1,", f"{indent}    2,", "  3)"])
         elif choice == "backslash":
             lines.extend([f"{indent}v{n} = 1 + \\", f"{indent}{unit}{unit}2"])
         elif choice == "string":

@@ -418,7 +418,7 @@ def test_proof_contradicted_by_concrete_runs_is_withdrawn():
 
 
 class ScriptedExecutor:
-    """Answers each side by a rule and records which thread made each call, in order."""
+    """Answers each side by a rule and records the calls, in order."""
 
     isolation = "test double"
 
@@ -428,10 +428,8 @@ class ScriptedExecutor:
         self.answer, self.calls, self._lock = answer, [], threading.Lock()
 
     def call(self, side, target, args, kwargs, *, receiver=None):
-        import threading
-
         with self._lock:
-            self.calls.append((side, args, threading.current_thread().name))
+            self.calls.append((side, args))
         return self.answer(side, args)
 
 
@@ -460,7 +458,7 @@ def test_the_cross_check_runs_the_two_sides_at_once_and_reports_the_first_input_
     evidence = check("def f(x: int) -> int:\n    return x * 2\n", "def f(x: int) -> int:\n    return x + x\n",
                      executor=executor)
     unknown(evidence, "ENCODER BUG", "proof is wrong")
-    news = [args for side, args, _ in executor.calls if side == "new"]
+    news = [args for side, args in executor.calls if side == "new"]
     assert f"f(x={news[2][0]!r})" in evidence.detail
 
 
@@ -470,7 +468,7 @@ def test_a_side_that_dies_stops_and_the_death_is_the_reason():
     evidence = check("def f(x: int) -> int:\n    return x * 2\n", "def f(x: int) -> int:\n    return x + x\n",
                      executor=executor)
     unknown(evidence, "did not complete", "died")
-    assert sum(side == "new" for side, _, _ in executor.calls) == 1  # one death, not one per input
+    assert sum(side == "new" for side, _ in executor.calls) == 1  # one death, not one per input
 
 
 def test_an_invariant_cross_check_runs_the_old_side_only_where_new_raised():
@@ -483,7 +481,7 @@ def test_an_invariant_cross_check_runs_the_old_side_only_where_new_raised():
     evidence = check("def f(x: int) -> int:\n    return abs(x)\n", "def f(x: int) -> int:\n    return abs(x)\n",
                      kind=Kind.INVARIANT, spec=Invariant("train.f", post=lambda x, out: out >= 0),
                      executor=executor)
-    olds = [args for side, args, _ in executor.calls if side == "old"]
+    olds = [args for side, args in executor.calls if side == "old"]
     assert olds and all(args[0] == 0 for args in olds)
     unknown(evidence, "ENCODER BUG")  # new raised where old returned: the proof is withdrawn
 

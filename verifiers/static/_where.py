@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,6 @@ class Where:
         # Positions take a render of the whole module; only a finding needs one, and a benign
         # patch has none, so they are resolved at the first finding.
         self._wrapper = wrapper
-        self._lines: Any = None
         found = wrapper.resolve_many([meta.ExpressionContextProvider, meta.ParentNodeProvider, meta.ScopeProvider])
         self.context = found[meta.ExpressionContextProvider]
         self.parents = found[meta.ParentNodeProvider]
@@ -76,12 +76,10 @@ class Where:
             child, parent = parent, self.parents.get(parent)
         return True
 
-    @property
+    @functools.cached_property
     def lines(self) -> Any:
         """Each node's position in the file."""
-        if self._lines is None:
-            self._lines = self._wrapper.resolve(meta.PositionProvider)
-        return self._lines
+        return self._wrapper.resolve(meta.PositionProvider)
 
     def add(self, rule: str, symbol: str, node: cst.CSTNode, message: str) -> None:
         line = self.lines[node].start.line
